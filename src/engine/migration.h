@@ -1,0 +1,56 @@
+// The whole sync-and-switch between two plain Redis endpoints, with no
+// Kubernetes: what `redis-upgrade-operator migrate` runs.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "engine/switch_protocol.h"
+#include "engine/switch_record.h"
+#include "redis/connection.h"
+
+namespace ruo::engine {
+
+struct MigrationOptions {
+  redis::Endpoint source;
+  redis::Endpoint target;
+  // How the target reaches the source, when different from `source` (NAT, proxies).
+  std::optional<redis::Endpoint> source_as_seen_by_target;
+  std::optional<std::string> password;  // for both servers; never logged
+  int64_t max_lag_bytes = 10 * 1024 * 1024;
+  bool allow_same_version = false;
+  int max_attempts = 5;
+  std::chrono::milliseconds sync_timeout{std::chrono::hours(24)};
+  SwitchOptions switch_options;
+  TrafficMover move_traffic;  // optional; e.g. runs --switch-hook
+  // Where the switch record is persisted; empty = memory only.
+  std::string state_file;
+};
+
+struct MigrationReport {
+  std::string result;  // "completed" | "failed"
+  std::string source_version;
+  std::string target_version;
+  int64_t write_blocked_ms = -1;
+  int attempts = 0;
+  std::string error;         // when failed: one line naming the cause
+  std::string error_reason;  // CamelCase reason
+  int64_t full_sync_ms = -1;
+  int64_t total_ms = 0;
+  int64_t final_offset = -1;
+  int64_t source_keys = -1;  // before the switch
+  int64_t target_keys = -1;  // after the switch
+  nlohmann::json ToJson() const;
+};
+
+using ProgressFn = std::function<void(const std::string& line)>;
+
+MigrationReport RunMigration(const MigrationOptions& opts, redis::Dialer& dialer, Clock& clock,
+                             const ProgressFn& progress);
+
+}  // namespace ruo::engine

@@ -1,0 +1,53 @@
+// Pre-checks as a chain of small policy functions over plain data. Each returns
+// nothing (pass) or a Refusal naming its reason; no I/O happens here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "redis/info.h"
+#include "redis/version.h"
+
+namespace ruo::engine {
+
+struct Refusal {
+  std::string reason;   // CamelCase, e.g. "DowngradeRefused"
+  std::string message;  // one human sentence with the figures
+};
+
+struct PrecheckInput {
+  redis::Info source;                      // INFO of the old master
+  std::optional<redis::Info> target;       // INFO of the new master (when it exists yet)
+  std::optional<redis::Version> requested_target;  // spec.targetVersion, when given
+  bool allow_same_version = false;
+  // Output-buffer/backlog settings as read from the source (CONFIG GET).
+  int64_t replica_output_buffer_hard_bytes = 0;  // 0 = unlimited
+  int64_t repl_backlog_size = 0;
+  // Memory limit of the new pods / target maxmemory; 0 = unknown or unlimited.
+  int64_t target_memory_limit_bytes = 0;
+  // Host/container memory available to the source for the fork; 0 = unknown.
+  int64_t source_memory_limit_bytes = 0;
+};
+
+using PrecheckPolicy = std::function<std::optional<Refusal>(const PrecheckInput&)>;
+
+// Individual policies (exposed for tests).
+std::optional<Refusal> CheckSourceIsMaster(const PrecheckInput& in);      // NotAMaster
+std::optional<Refusal> CheckNotClusterMode(const PrecheckInput& in);      // ClusterModeNotSupported
+std::optional<Refusal> CheckNoBackgroundSave(const PrecheckInput& in);    // SourceBusy (BGSAVE / AOF rewrite / loading)
+std::optional<Refusal> CheckKnownVersions(const PrecheckInput& in);       // UnknownVersion
+std::optional<Refusal> CheckVersionOrder(const PrecheckInput& in);        // DowngradeRefused | SameVersionRefused
+std::optional<Refusal> CheckTargetMatchesRequested(const PrecheckInput& in);  // TargetVersionMismatch
+std::optional<Refusal> CheckForkHeadroom(const PrecheckInput& in);        // InsufficientMemory
+std::optional<Refusal> CheckTargetMemory(const PrecheckInput& in);        // TargetMemoryTooSmall
+std::optional<Refusal> CheckTargetIsEmptyOrReplica(const PrecheckInput& in);  // TargetNotEmpty
+
+// The default chain, in order; the first refusal wins.
+const std::vector<PrecheckPolicy>& DefaultPrechecks();
+std::optional<Refusal> RunPrechecks(const PrecheckInput& in,
+                                    const std::vector<PrecheckPolicy>& chain = DefaultPrechecks());
+
+}  // namespace ruo::engine

@@ -1,0 +1,69 @@
+// The switch protocol (design brief §4; docs/switch-protocol.md): block writes on
+// the old master, let the new master catch up, promote it, seal the old master,
+// verify no byte was lost, move traffic, close old client connections.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "engine/switch_record.h"
+#include "redis/admin.h"
+
+namespace ruo::engine {
+
+struct SwitchOptions {
+  std::chrono::milliseconds max_read_only{60000};  // bound on the write-blocked window
+  // CLIENT PAUSE length on 3.0–6.0, where a pause cannot be ended early.
+  std::chrono::milliseconds legacy_pause{200};
+  std::chrono::milliseconds poll_interval{1};       // catch-up polling
+  // Where the seal points the old master: an address where nothing listens.
+  redis::Endpoint seal_address{"127.0.0.1", 1};
+  // After traffic moves: kill normal clients on the old master repeatedly for this long.
+  std::chrono::milliseconds client_kill_grace{2000};
+  std::chrono::milliseconds client_kill_interval{100};
+};
+
+enum class SwitchOutcome {
+  kCompleted,  // traffic on the new master; old master sealed
+  kReleased,   // catch-up timed out or verification failed: writes released, old
+               // master writable, new master replicating it again; retry later
+};
+
+// Moves clients to the new master (Service selector patch, or migrate's hook).
+// Called exactly once per completed switch, after kVerified is persisted; must be
+// idempotent because a restarted process may call it again.
+using TrafficMover = std::function<Status()>;
+
+class SwitchProtocol {
+ public:
+  // `old_master`, `new_master` must have their versions detected. new_replicas are
+  // re-pointed at the new master after promotion when their link is down.
+  SwitchProtocol(redis::Admin& old_master, redis::Admin& new_master,
+                 std::vector<redis::Admin*> new_replicas, SwitchOptions opts, Clock& clock,
+                 RecordSink& sink);
+
+  // Runs one attempt from `record` (which must be kIdle or a resumable state; see
+  // Resume). Persists the record through the sink before every change.
+  StatusOr<SwitchOutcome> Run(SwitchRecord& record, const TrafficMover& move_traffic);
+
+  // For a record left by a killed process: before kVerified → undo the attempt
+  // (old master writable with its settings restored, new master replicating it);
+  // at/after kVerified → finish forward. Returns the outcome reached.
+  StatusOr<SwitchOutcome> Resume(SwitchRecord& record, const TrafficMover& move_traffic);
+
+  // Undo of an attempt that has not reached kVerified. Safe to repeat.
+  Status Undo(SwitchRecord& record, const std::string& why);
+
+ private:
+  redis::Admin& old_;
+  redis::Admin& new_;
+  std::vector<redis::Admin*> replicas_;
+  SwitchOptions opts_;
+  Clock& clock_;
+  RecordSink& sink_;
+};
+
+}  // namespace ruo::engine
