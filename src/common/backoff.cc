@@ -8,7 +8,10 @@ namespace ruo {
 
 Backoff::Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max, double factor,
                  bool jitter)
-    : initial_(initial), max_(max), factor_(factor), jitter_(jitter),
+    : initial_(initial),
+      max_(max),
+      factor_(factor),
+      jitter_(jitter),
       rng_state_(std::random_device{}() | 1ULL) {}
 
 std::chrono::milliseconds Backoff::Next() {

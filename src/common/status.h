@@ -107,9 +107,9 @@ inline Status Cancelled(std::string m, std::string r = {}) {
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(const T& value) : v_(value) {}             // NOLINT: implicit by design
-  StatusOr(T&& value) : v_(std::move(value)) {}       // NOLINT
-  StatusOr(const Status& status) : v_(status) {       // NOLINT
+  StatusOr(const T& value) : v_(value) {}        // NOLINT: implicit by design
+  StatusOr(T&& value) : v_(std::move(value)) {}  // NOLINT
+  StatusOr(const Status& status) : v_(status) {  // NOLINT
     if (std::get<Status>(v_).ok()) v_ = Status(StatusCode::kInternal, "StatusOr from OK status");
   }
   StatusOr(Status&& status) : v_(std::move(status)) {  // NOLINT
@@ -136,15 +136,15 @@ class [[nodiscard]] StatusOr {
 #define RUO_CONCAT_INNER_(a, b) a##b
 #define RUO_CONCAT_(a, b) RUO_CONCAT_INNER_(a, b)
 
-#define RUO_RETURN_IF_ERROR(expr)             \
-  do {                                        \
-    ::ruo::Status ruo_status_ = (expr);       \
+#define RUO_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::ruo::Status ruo_status_ = (expr);        \
     if (!ruo_status_.ok()) return ruo_status_; \
   } while (0)
 
 #define RUO_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                              \
-  if (!tmp.ok()) return tmp.status();             \
+  auto tmp = (expr);                               \
+  if (!tmp.ok()) return tmp.status();              \
   lhs = std::move(tmp).value()
 
 #define RUO_ASSIGN_OR_RETURN(lhs, expr) \
