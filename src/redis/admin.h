@@ -16,7 +16,9 @@ namespace ruo::redis {
 class Admin {
  public:
   // Takes ownership of the connection. Call DetectVersion() (or any Info call)
-  // before version-dependent methods.
+  // before version-dependent methods; if none was made, the first
+  // version-dependent call detects the version itself (one INFO server).
+  // Not thread-safe: one Admin per thread.
   explicit Admin(std::unique_ptr<Connection> conn);
 
   // Dials and detects the version (INFO server) in one step.
@@ -32,8 +34,11 @@ class Admin {
   StatusOr<Version> DetectVersion();
   const Capabilities& caps() const { return caps_; }
   const Version& version() const { return caps_.version; }
+  bool version_known() const { return version_known_; }
 
   Status Ping();
+  // "slave-*"/"replica-*" names are translated to the server's spelling
+  // (ConfigNameFor). An unknown parameter is NotFound ("UnknownConfig").
   StatusOr<std::string> ConfigGet(const std::string& name);
   Status ConfigSet(const std::string& name, const std::string& value);
   // Version-aware names.
@@ -64,8 +69,12 @@ class Admin {
   StatusOr<Reply> Run(const std::vector<std::string>& argv);
   Status RunOk(const std::vector<std::string>& argv);
 
+  Status EnsureVersion();
+  Status ErrorStatus(const std::vector<std::string>& argv, const std::string& error) const;
+
   std::unique_ptr<Connection> conn_;
   Capabilities caps_;
+  bool version_known_ = false;
 };
 
 }  // namespace ruo::redis

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "redis/version.h"
 
@@ -10,7 +11,7 @@ namespace ruo::redis {
 
 struct Capabilities {
   Version version;
-  bool client_pause = false;        // CLIENT PAUSE ms (3.0+); blocks every command of normal clients
+  bool client_pause = false;  // CLIENT PAUSE ms (3.0+); blocks every command of normal clients
   bool client_pause_write = false;  // CLIENT PAUSE ms WRITE and CLIENT UNPAUSE (6.2+)
   bool client_kill_type = false;    // CLIENT KILL TYPE normal (2.8.12+)
   // min-slaves-to-write refuses EVAL scripts too (6.0+); on 2.8–5.0 scripts still write.
@@ -24,14 +25,19 @@ struct Capabilities {
   // Config names: "replica-*"/"min-replicas-*" (5.0+) or "slave-*"/"min-slaves-*".
   bool replica_config_names = false;
   // INFO replication says "replica" / "slave" in role lines (5.0+ still says role:slave).
-  bool acl = false;  // ACL / two-argument AUTH (6.0+)
+  bool acl = false;     // ACL / two-argument AUTH (6.0+)
   bool psync2 = false;  // partial resync survives promotion (4.0+)
 };
 
 Capabilities CapabilitiesFor(const Version& v);
 
 // Config names that differ between versions.
-std::string MinReplicasToWriteName(const Capabilities& c);  // min-slaves-to-write | min-replicas-to-write
-std::string MinReplicasMaxLagName(const Capabilities& c);   // min-slaves-max-lag | min-replicas-max-lag
+// min-slaves-to-write | min-replicas-to-write
+std::string MinReplicasToWriteName(const Capabilities& c);
+// min-slaves-max-lag | min-replicas-max-lag
+std::string MinReplicasMaxLagName(const Capabilities& c);
+// Any config parameter renamed from "slave-*" to "replica-*" in 5.0, given by either
+// name, spelled the way this version knows it; other names are returned unchanged.
+std::string ConfigNameFor(const Capabilities& c, std::string_view name);
 
 }  // namespace ruo::redis

@@ -58,4 +58,12 @@ class Dialer {
 
 std::unique_ptr<Dialer> NewHiredisDialer();
 
+// A name for a command in messages, without argument values that may be secret:
+// "SET", "CONFIG SET min-replicas-to-write", "CLIENT PAUSE", "SLAVEOF 10.0.0.1 6379".
+std::string DescribeCommand(const std::vector<std::string>& argv);
+// `text` with every secret argument of `argv` (AUTH's password, CONFIG SET
+// masterauth/requirepass values, HELLO ... AUTH, ACL SETUSER rules, MIGRATE AUTH)
+// replaced by "<redacted>": Redis error messages sometimes echo arguments.
+std::string RedactSecrets(std::string_view text, const std::vector<std::string>& argv);
+
 }  // namespace ruo::redis

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "common/status.h"
 
 namespace ruo::redis {
 
@@ -26,6 +29,15 @@ struct Reply {
   friend bool operator==(const Reply&, const Reply&) = default;
 };
 
+// One line for logs and messages: +OK, -ERR ..., :5, "bulk", (nil), [a, b].
+// Long bulk strings are cut (INFO replies run to kilobytes).
 std::string DebugString(const Reply& r);
+
+// Maps a Redis error reply ("NOAUTH ...", without the leading '-') to a Status whose
+// message is "<what>: <error>". NOAUTH → Unauthenticated ("AuthRequired"),
+// WRONGPASS → Unauthenticated ("AuthFailed"), NOPERM → PermissionDenied,
+// READONLY / NOREPLICAS / LOADING / BUSY / MASTERDOWN → Unavailable (transient),
+// anything else → FailedPrecondition ("RedisError"). `what` must not hold secrets.
+Status StatusFromErrorReply(std::string_view what, std::string_view error);
 
 }  // namespace ruo::redis
