@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git clang-format
   libcpprest-dev libssl-dev libboost-dev
-  libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev
+  libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libcivetweb-dev
   libgtest-dev libgmock-dev
   libhiredis-dev redis-server redis-tools
   libspdlog-dev libfmt-dev libcli11-dev libhowardhinnant-date-dev tzdata
