@@ -4,10 +4,9 @@
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "engine/switch_protocol.h"
@@ -28,8 +27,18 @@ struct MigrationOptions {
   std::chrono::milliseconds sync_timeout{std::chrono::hours(24)};
   SwitchOptions switch_options;
   TrafficMover move_traffic;  // optional; e.g. runs --switch-hook
-  // Where the switch record is persisted; empty = memory only.
+  // Where the switch record is persisted; empty = memory only. JSON
+  // {"sync_saved_config": {name: original}, "switch": SwitchRecord}, replaced
+  // atomically (tmp + fsync + rename). A run that finds a record mid-switch
+  // undoes or finishes it before anything else.
   std::string state_file;
+  // During the sync: the source unreachable (SourceLost), or the target's link
+  // down with no sync running and the source not listing it as a replica
+  // (SourceLost if the source vanished meanwhile, else ReplicationLinkDown), for
+  // longer than this fails the migration; the target is never promoted then.
+  std::chrono::milliseconds source_lost_timeout{30000};
+  std::chrono::milliseconds sync_poll_interval{100};
+  std::chrono::milliseconds progress_interval{1000};
 };
 
 struct MigrationReport {

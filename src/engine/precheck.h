@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "redis/connection.h"
 #include "redis/info.h"
 #include "redis/version.h"
 
@@ -19,8 +20,8 @@ struct Refusal {
 };
 
 struct PrecheckInput {
-  redis::Info source;                      // INFO of the old master
-  std::optional<redis::Info> target;       // INFO of the new master (when it exists yet)
+  redis::Info source;                              // INFO of the old master
+  std::optional<redis::Info> target;               // INFO of the new master (when it exists yet)
   std::optional<redis::Version> requested_target;  // spec.targetVersion, when given
   bool allow_same_version = false;
   // Output-buffer/backlog settings as read from the source (CONFIG GET).
@@ -30,20 +31,34 @@ struct PrecheckInput {
   int64_t target_memory_limit_bytes = 0;
   // Host/container memory available to the source for the fork; 0 = unknown.
   int64_t source_memory_limit_bytes = 0;
+  // How the target reaches the source, when known: a target that is a replica of
+  // another address is not "resuming" this upgrade.
+  std::optional<redis::Endpoint> source_as_seen_by_target;
 };
 
 using PrecheckPolicy = std::function<std::optional<Refusal>(const PrecheckInput&)>;
 
-// Individual policies (exposed for tests).
-std::optional<Refusal> CheckSourceIsMaster(const PrecheckInput& in);      // NotAMaster
-std::optional<Refusal> CheckNotClusterMode(const PrecheckInput& in);      // ClusterModeNotSupported
-std::optional<Refusal> CheckNoBackgroundSave(const PrecheckInput& in);    // SourceBusy (BGSAVE / AOF rewrite / loading)
-std::optional<Refusal> CheckKnownVersions(const PrecheckInput& in);       // UnknownVersion
-std::optional<Refusal> CheckVersionOrder(const PrecheckInput& in);        // DowngradeRefused | SameVersionRefused
-std::optional<Refusal> CheckTargetMatchesRequested(const PrecheckInput& in);  // TargetVersionMismatch
-std::optional<Refusal> CheckForkHeadroom(const PrecheckInput& in);        // InsufficientMemory
-std::optional<Refusal> CheckTargetMemory(const PrecheckInput& in);        // TargetMemoryTooSmall
-std::optional<Refusal> CheckTargetIsEmptyOrReplica(const PrecheckInput& in);  // TargetNotEmpty
+// Individual policies (exposed for tests); each names the reason it refuses with.
+// NotAMaster
+std::optional<Refusal> CheckSourceIsMaster(const PrecheckInput& in);
+// ClusterModeNotSupported
+std::optional<Refusal> CheckNotClusterMode(const PrecheckInput& in);
+// SourceBusy (BGSAVE / AOF rewrite / loading)
+std::optional<Refusal> CheckNoBackgroundSave(const PrecheckInput& in);
+// UnknownVersion
+std::optional<Refusal> CheckKnownVersions(const PrecheckInput& in);
+// DowngradeRefused | SameVersionRefused
+std::optional<Refusal> CheckVersionOrder(const PrecheckInput& in);
+// TargetVersionMismatch
+std::optional<Refusal> CheckTargetMatchesRequested(const PrecheckInput& in);
+// InsufficientMemory
+std::optional<Refusal> CheckForkHeadroom(const PrecheckInput& in);
+// TargetMemoryTooSmall
+std::optional<Refusal> CheckTargetMemory(const PrecheckInput& in);
+// TargetNotEmpty
+std::optional<Refusal> CheckTargetIsEmptyOrReplica(const PrecheckInput& in);
+// TargetIsSource (same run_id)
+std::optional<Refusal> CheckTargetIsNotSource(const PrecheckInput& in);
 
 // The default chain, in order; the first refusal wins.
 const std::vector<PrecheckPolicy>& DefaultPrechecks();

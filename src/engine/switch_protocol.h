@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "common/clock.h"
@@ -18,7 +20,7 @@ struct SwitchOptions {
   std::chrono::milliseconds max_read_only{60000};  // bound on the write-blocked window
   // CLIENT PAUSE length on 3.0–6.0, where a pause cannot be ended early.
   std::chrono::milliseconds legacy_pause{200};
-  std::chrono::milliseconds poll_interval{1};       // catch-up polling
+  std::chrono::milliseconds poll_interval{1};  // catch-up polling
   // Where the seal points the old master: an address where nothing listens.
   redis::Endpoint seal_address{"127.0.0.1", 1};
   // After traffic moves: kill normal clients on the old master repeatedly for this long.
@@ -58,6 +60,21 @@ class SwitchProtocol {
   Status Undo(SwitchRecord& record, const std::string& why);
 
  private:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  // The body of Run after kBlocking is saved; errors leave `record` where it got.
+  StatusOr<SwitchOutcome> Attempt(SwitchRecord& record, const TrafficMover& move_traffic,
+                                  int64_t fence_threshold);
+  // Catch-up timed out: writes released (unpause / fence restored), record kIdle.
+  Status Release(SwitchRecord& record, const std::string& why, TimePoint block_start);
+  // From kVerified on: (re-)ensure roles, move traffic, kill old clients, kCompleted.
+  // `block_start` is set on the live path; a resumed finish uses the record's wall time.
+  StatusOr<SwitchOutcome> Finish(SwitchRecord& record, const TrafficMover& move_traffic,
+                                 std::optional<TimePoint> block_start);
+  void RepointReplicas();
+  int64_t KillClients();
+  Status Save(SwitchRecord& record, SwitchStep step);
+
   redis::Admin& old_;
   redis::Admin& new_;
   std::vector<redis::Admin*> replicas_;

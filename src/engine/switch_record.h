@@ -5,48 +5,50 @@
 
 #include <cstdint>
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/status.h"
 
 namespace ruo::engine {
 
 enum class SwitchStep {
-  kIdle,         // nothing changed on either server
-  kBlocking,     // about to block writes on the old master (saved_config filled in)
-  kBlocked,      // writes blocked; fence_offset known
-  kPromoting,    // about to promote the new master
-  kPromoted,     // new master promoted; promoted_offset known
-  kSealing,      // about to seal the old master
-  kSealed,       // old master sealed; sealed_offset known, not yet verified
-  kVerified,     // new master holds every byte the old acknowledged: the point of no return
-  kTrafficMoved, // clients are pointed at the new master (Service selector / hook)
-  kCompleted,    // clients killed, figures recorded
-  kUndoing,      // rolling back an attempt (before kVerified only)
+  kIdle,          // nothing changed on either server
+  kBlocking,      // about to block writes on the old master (saved_config filled in)
+  kBlocked,       // writes blocked; fence_offset known
+  kPromoting,     // about to promote the new master
+  kPromoted,      // new master promoted; promoted_offset known
+  kSealing,       // about to seal the old master
+  kSealed,        // old master sealed; sealed_offset known, not yet verified
+  kVerified,      // new master holds every byte the old acknowledged: the point of no return
+  kTrafficMoved,  // clients are pointed at the new master (Service selector / hook)
+  kCompleted,     // clients killed, figures recorded
+  kUndoing,       // rolling back an attempt (before kVerified only)
 };
 
 std::string_view SwitchStepName(SwitchStep s);
 StatusOr<SwitchStep> ParseSwitchStep(std::string_view name);
 
 struct SwitchRecord {
-  int attempt = 0;                 // attempts started (1-based once one starts)
+  int attempt = 0;  // attempts started (1-based once one starts)
   SwitchStep step = SwitchStep::kIdle;
-  std::string old_master;          // host:port
-  std::string new_master;          // host:port
-  std::string source_version;      // as reported by the old master
+  std::string old_master;      // host:port
+  std::string new_master;      // host:port
+  std::string source_version;  // as reported by the old master
   // Original values of every config changed on the old master, by real name,
   // recorded before the change; restored on undo.
   std::map<std::string, std::string> saved_config;
-  std::string block_method;        // "pause-write" | "multi-fence-pause" | "fence"
-  int64_t fence_offset = -1;       // old master offset when writes were blocked
-  int64_t promoted_offset = -1;    // new master offset at promotion
-  int64_t sealed_offset = -1;      // old master offset at the seal
+  std::string block_method;      // "pause-write" | "multi-fence-pause" | "fence"
+  int64_t fence_offset = -1;     // old master offset when writes were blocked
+  int64_t promoted_offset = -1;  // new master offset at promotion
+  int64_t sealed_offset = -1;    // old master offset at the seal
   int64_t block_started_unix_ms = 0;
-  int64_t write_blocked_ms = -1;   // from block to traffic moved / release
+  int64_t write_blocked_ms = -1;  // from block to traffic moved / release
   int64_t clients_killed = 0;
-  std::string last_error;          // why the last attempt was released (no secrets)
+  std::string last_error;  // why the last attempt was released (no secrets)
+  // host:port the new master replicated from when the attempt started (as the new
+  // master sees the old one); undo points it back there.
+  std::string replication_source;
 
   nlohmann::json ToJson() const;
   static StatusOr<SwitchRecord> FromJson(const nlohmann::json& j);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,14 +14,14 @@
 namespace ruo::engine {
 
 struct SyncStatus {
-  bool link_up = false;             // master_link_status:up on the new master
-  bool full_sync_done = false;      // link up at least once and not loading / syncing
-  bool sync_in_progress = false;    // master_sync_in_progress:1
-  int64_t sync_left_bytes = -1;     // during a full sync, when reported
-  int64_t source_offset = 0;        // old master master_repl_offset
-  int64_t target_offset = 0;        // new master slave_repl_offset
-  int64_t lag_bytes = -1;           // source_offset - target_offset when link up; -1 unknown
-  std::string master_link_status;   // "up" | "down" | ""
+  bool link_up = false;            // master_link_status:up on the new master
+  bool full_sync_done = false;     // link up at least once and not loading / syncing
+  bool sync_in_progress = false;   // master_sync_in_progress:1
+  int64_t sync_left_bytes = -1;    // during a full sync, when reported
+  int64_t source_offset = 0;       // old master master_repl_offset
+  int64_t target_offset = 0;       // new master slave_repl_offset
+  int64_t lag_bytes = -1;          // source_offset - target_offset when link up; -1 unknown
+  std::string master_link_status;  // "up" | "down" | ""
 };
 
 // Pure: derives the sync status from the two INFOs.
@@ -43,6 +44,12 @@ SyncLimits RequiredSyncLimits(int64_t used_memory, const std::string& current_ob
 // Raises the limits on the old master, recording the original values (real config
 // names → original text) in *saved BEFORE changing anything.
 Status RaiseSyncLimits(redis::Admin& source, std::map<std::string, std::string>* saved);
+// Same, calling `persist(*saved)` after recording and before the first change, so
+// a caller can make the originals durable first (migrate's state file). Values
+// already in *saved are kept: they are the originals from an earlier run.
+Status RaiseSyncLimits(
+    redis::Admin& source, std::map<std::string, std::string>* saved,
+    const std::function<Status(const std::map<std::string, std::string>&)>& persist);
 // Restores every saved config value on a server.
 Status RestoreConfig(redis::Admin& server, const std::map<std::string, std::string>& saved);
 

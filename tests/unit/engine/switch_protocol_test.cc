@@ -1,0 +1,801 @@
+#include "engine/switch_protocol.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "unit/engine/fake_connection.h"
+
+namespace ruo::engine {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::Bulk;
+using testing::ConfigValue;
+using ::testing::ElementsAreArray;
+using testing::EventLog;
+using testing::FakeConnection;
+using testing::FakeServer;
+using ::testing::HasSubstr;
+using testing::InfoMaster;
+using testing::InfoReplica;
+using testing::Int;
+using testing::Ok;
+using testing::Queued;
+
+const std::chrono::system_clock::time_point kStart{milliseconds(1700000000000)};
+
+class RecordingSink : public RecordSink {
+ public:
+  explicit RecordingSink(EventLog* log) : log_(log) {}
+  Status Save(const SwitchRecord& r) override {
+    log_->Add("save: " + std::string(SwitchStepName(r.step)));
+    if (fail_at && *fail_at == r.step && !failed_) {
+      failed_ = true;
+      return Unavailable("status update refused", "Conflict");
+    }
+    saved.push_back(r);
+    return Status::Ok();
+  }
+  std::vector<SwitchRecord> saved;
+  std::optional<SwitchStep> fail_at;
+
+ private:
+  EventLog* log_;
+  bool failed_ = false;
+};
+
+struct Env {
+  EventLog log;
+  FakeClock clock{kStart};
+  FakeServer old_s;
+  FakeServer new_s;
+  RecordingSink sink{&log};
+  SwitchOptions opts;
+  SwitchRecord record;
+  int mover_calls = 0;
+  TrafficMover mover;
+  std::vector<redis::Admin*> replicas;
+
+  explicit Env(const std::string& old_version, const std::string& new_version = "7.0.15")
+      : old_s(FakeServer::Make("old", {"127.0.0.1", 7000}, old_version, &log)),
+        new_s(FakeServer::Make("new", {"127.0.0.1", 7001}, new_version, &log)) {
+    opts.max_read_only = milliseconds(1000);
+    opts.poll_interval = milliseconds(100);
+    opts.client_kill_grace = milliseconds(200);
+    opts.client_kill_interval = milliseconds(100);
+    mover = [this] {
+      log.Add("mover");
+      ++mover_calls;
+      return Status::Ok();
+    };
+  }
+  FakeConnection& o() { return *old_s.conn; }
+  FakeConnection& n() { return *new_s.conn; }
+  SwitchProtocol Proto() {
+    return SwitchProtocol(*old_s.admin, *new_s.admin, replicas, opts, clock, sink);
+  }
+  void ExpectAllConsumed() {
+    EXPECT_EQ(o().remaining(), 0u) << "old master: scripted commands not sent";
+    EXPECT_EQ(n().remaining(), 0u) << "new master: scripted commands not sent";
+  }
+};
+
+void ExpectTx(FakeConnection& c, const std::vector<std::string>& cmds,
+              std::vector<redis::Reply> results) {
+  c.Expect("MULTI", Ok());
+  for (const auto& cmd : cmds) c.Expect(cmd, Queued());
+  c.Expect("EXEC", redis::Reply::Array(std::move(results)));
+}
+
+std::vector<std::string> Tx(const std::string& who, const std::vector<std::string>& cmds) {
+  std::vector<std::string> out = {who + ": MULTI"};
+  for (const auto& c : cmds) out.push_back(who + ": " + c);
+  out.push_back(who + ": EXEC");
+  return out;
+}
+
+void Append(std::vector<std::string>& a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+}
+
+// The reads before kBlocking: old replicas, new master's link, fence settings.
+void ScriptPrepare(Env& env, const std::string& names, int64_t offset,
+                   const std::string& max_lag = "10") {
+  env.o().Expect("INFO replication", Bulk(InfoMaster(offset, 1)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(offset)));
+  env.o().Expect("CONFIG GET min-" + names + "-to-write",
+                 ConfigValue("min-" + names + "-to-write", "0"));
+  env.o().Expect("CONFIG GET min-" + names + "-max-lag",
+                 ConfigValue("min-" + names + "-max-lag", max_lag));
+}
+
+std::vector<std::string> PrepareLines(const std::string& names) {
+  return {"old: INFO replication", "new: INFO replication",
+          "old: CONFIG GET min-" + names + "-to-write",
+          "old: CONFIG GET min-" + names + "-max-lag"};
+}
+
+std::vector<std::string> Kills(int n) {
+  return std::vector<std::string>(n, "old: CLIENT KILL TYPE normal");
+}
+
+void ScriptKills(Env& env, int n) {
+  for (int i = 0; i < n; ++i) env.o().Expect("CLIENT KILL TYPE normal", Int(2));
+}
+
+// ---------------------------------------------------------------------------
+// The exact command sequence per source version, completed case.
+
+TEST(SwitchProtocolTest, Redis70PauseWriteCompleted) {
+  Env env("7.0.15");
+  ScriptPrepare(env, "replicas", 1000);
+  env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1100)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  ScriptKills(env, 3);
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  env.ExpectAllConsumed();
+
+  std::vector<std::string> want = PrepareLines("replicas");
+  Append(want, {"save: Blocking", "old: CLIENT PAUSE 1000 WRITE", "old: INFO replication",
+                "save: Blocked", "new: INFO replication", "new: INFO replication",
+                "old: CONFIG SET min-replicas-to-write 1001", "save: Promoting"});
+  Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
+  Append(want, {"save: Promoted", "save: Sealing"});
+  Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
+  Append(want, {"save: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
+  Append(want, Kills(3));
+  Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+
+  const SwitchRecord& r = env.record;
+  EXPECT_EQ(r.step, SwitchStep::kCompleted);
+  EXPECT_EQ(r.attempt, 1);
+  EXPECT_EQ(r.block_method, "pause-write");
+  EXPECT_EQ(r.old_master, "127.0.0.1:7000");
+  EXPECT_EQ(r.new_master, "127.0.0.1:7001");
+  EXPECT_EQ(r.source_version, "7.0.15");
+  EXPECT_EQ(r.replication_source, "127.0.0.1:7000");
+  EXPECT_EQ(r.saved_config, (std::map<std::string, std::string>{{"min-replicas-to-write", "0"}}));
+  EXPECT_EQ(r.fence_offset, 1200);
+  EXPECT_EQ(r.promoted_offset, 1200);
+  EXPECT_EQ(r.sealed_offset, 1200);
+  EXPECT_EQ(r.block_started_unix_ms, 1700000000000);
+  EXPECT_EQ(r.write_blocked_ms, 100);  // one poll interval of catch-up
+  EXPECT_EQ(r.clients_killed, 6);
+  EXPECT_EQ(env.mover_calls, 1);
+  // The MULTI blocks went out as one pipeline each.
+  EXPECT_EQ(env.n().pipelines(), 1);
+  EXPECT_EQ(env.o().pipelines(), 1);
+}
+
+TEST(SwitchProtocolTest, Redis60MultiFencePauseCompleted) {
+  Env env("6.0.20");
+  ScriptPrepare(env, "replicas", 1000);
+  ExpectTx(env.o(),
+           {"CONFIG SET min-replicas-to-write 1001", "CLIENT PAUSE 200", "INFO replication"},
+           {Ok(), Ok(), Bulk(InfoMaster(1200))});
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  ScriptKills(env, 3);
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  env.ExpectAllConsumed();
+
+  std::vector<std::string> want = PrepareLines("replicas");
+  want.push_back("save: Blocking");
+  Append(want, Tx("old", {"CONFIG SET min-replicas-to-write 1001", "CLIENT PAUSE 200",
+                          "INFO replication"}));
+  Append(want, {"save: Blocked", "new: INFO replication", "save: Promoting"});
+  Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
+  Append(want, {"save: Promoted", "save: Sealing"});
+  Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
+  Append(want, {"save: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
+  Append(want, Kills(3));
+  want.push_back("save: Completed");  // no unpause: the pause expired long ago
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.block_method, "multi-fence-pause");
+  EXPECT_EQ(env.record.write_blocked_ms, 0);
+}
+
+TEST(SwitchProtocolTest, Redis40MultiFencePauseCompletedWithOverhead) {
+  Env env("4.0.14");
+  ScriptPrepare(env, "slaves", 1000);
+  // T includes the 15-byte MULTI no replica counts; N = S - 15 passes.
+  ExpectTx(env.o(), {"CONFIG SET min-slaves-to-write 1001", "CLIENT PAUSE 200", "INFO replication"},
+           {Ok(), Ok(), Bulk(InfoMaster(1215))});
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1215)), Ok()});
+  ScriptKills(env, 3);
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  env.ExpectAllConsumed();
+
+  std::vector<std::string> want = PrepareLines("slaves");
+  want.push_back("save: Blocking");
+  Append(want, Tx("old",
+                  {"CONFIG SET min-slaves-to-write 1001", "CLIENT PAUSE 200", "INFO replication"}));
+  Append(want, {"save: Blocked", "new: INFO replication", "save: Promoting"});
+  Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
+  Append(want, {"save: Promoted", "save: Sealing"});
+  Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
+  Append(want, {"save: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
+  Append(want, Kills(3));
+  want.push_back("save: Completed");
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.fence_offset, 1215);
+  EXPECT_EQ(env.record.promoted_offset, 1200);
+  EXPECT_EQ(env.record.sealed_offset, 1215);
+  EXPECT_EQ(env.record.saved_config,
+            (std::map<std::string, std::string>{{"min-slaves-to-write", "0"}}));
+}
+
+TEST(SwitchProtocolTest, Redis28FenceCompleted) {
+  Env env("2.8.24");
+  ScriptPrepare(env, "slaves", 1000);
+  ExpectTx(env.o(), {"CONFIG SET min-slaves-to-write 1001", "INFO replication"},
+           {Ok(), Bulk(InfoMaster(1200))});
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  ScriptKills(env, 3);
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  env.ExpectAllConsumed();
+
+  std::vector<std::string> want = PrepareLines("slaves");
+  want.push_back("save: Blocking");
+  Append(want, Tx("old", {"CONFIG SET min-slaves-to-write 1001", "INFO replication"}));
+  Append(want, {"save: Blocked", "new: INFO replication", "save: Promoting"});
+  Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
+  Append(want, {"save: Promoted", "save: Sealing"});
+  Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
+  Append(want, {"save: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
+  Append(want, Kills(3));
+  want.push_back("save: Completed");
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.block_method, "fence");
+}
+
+// ---------------------------------------------------------------------------
+// The record is saved before each change.
+
+TEST(SwitchProtocolTest, RecordSavedBeforeEachChange) {
+  for (const std::string version : {"7.0.15", "4.0.14"}) {
+    SCOPED_TRACE(version);
+    Env env(version);
+    const bool v7 = version[0] == '7';
+    const std::string names = v7 ? "replicas" : "slaves";
+    ScriptPrepare(env, names, 1000);
+    if (v7) {
+      env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+      env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+      env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+      env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
+    } else {
+      ExpectTx(env.o(),
+               {"CONFIG SET min-slaves-to-write 1001", "CLIENT PAUSE 200", "INFO replication"},
+               {Ok(), Ok(), Bulk(InfoMaster(1200))});
+      env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+    }
+    ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+    ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+    ScriptKills(env, 3);
+    if (v7) env.o().Expect("CLIENT UNPAUSE", Ok());
+    ASSERT_TRUE(env.Proto().Run(env.record, env.mover).ok());
+
+    const EventLog& log = env.log;
+    const int blocking = log.IndexOf("save: Blocking");
+    ASSERT_GE(blocking, 0);
+    EXPECT_LT(blocking, log.IndexOfPrefix("old: CONFIG SET"));
+    EXPECT_LT(blocking, log.IndexOfPrefix("old: CLIENT PAUSE"));
+    EXPECT_LT(blocking, log.IndexOf("old: MULTI"));
+    EXPECT_LT(log.IndexOf("save: Promoting"), log.IndexOf("new: SLAVEOF NO ONE"));
+    EXPECT_LT(log.IndexOf("save: Sealing"), log.IndexOf("old: SLAVEOF 127.0.0.1 1"));
+    EXPECT_LT(log.IndexOf("save: Verified"), log.IndexOf("mover"));
+    EXPECT_LT(log.IndexOf("save: TrafficMoved"), log.IndexOf("old: CLIENT KILL TYPE normal"));
+    // Blocking carries the original values.
+    ASSERT_FALSE(env.sink.saved.empty());
+    EXPECT_EQ(env.sink.saved[0].step, SwitchStep::kBlocking);
+    EXPECT_EQ(env.sink.saved[0].saved_config.at("min-" + names + "-to-write"), "0");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Catch-up timeout: writes released, record Idle with last_error, attempt counted.
+
+TEST(SwitchProtocolTest, CatchUpTimeoutOn70Releases) {
+  Env env("7.0.15");
+  env.opts.max_read_only = milliseconds(300);
+  ScriptPrepare(env, "replicas", 1000);
+  env.o().Expect("CLIENT PAUSE 300 WRITE", Ok());
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  for (int i = 0; i < 4; ++i) env.n().Expect("INFO replication", Bulk(InfoReplica(1100)));
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.ExpectAllConsumed();
+
+  std::vector<std::string> want = PrepareLines("replicas");
+  Append(want, {"save: Blocking", "old: CLIENT PAUSE 300 WRITE", "old: INFO replication",
+                "save: Blocked"});
+  Append(want, std::vector<std::string>(4, "new: INFO replication"));
+  Append(want, {"old: CLIENT UNPAUSE", "save: Idle"});
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+  EXPECT_EQ(env.record.attempt, 1);
+  EXPECT_THAT(env.record.last_error, HasSubstr("catch-up timed out"));
+  EXPECT_THAT(env.record.last_error, HasSubstr("1100"));
+  EXPECT_EQ(env.record.write_blocked_ms, 300);
+  EXPECT_EQ(env.mover_calls, 0);
+}
+
+TEST(SwitchProtocolTest, CatchUpTimeoutOn40RestoresFence) {
+  Env env("4.0.14");
+  env.opts.max_read_only = milliseconds(300);
+  ScriptPrepare(env, "slaves", 1000);
+  ExpectTx(env.o(), {"CONFIG SET min-slaves-to-write 1001", "CLIENT PAUSE 200", "INFO replication"},
+           {Ok(), Ok(), Bulk(InfoMaster(1215))});
+  for (int i = 0; i < 4; ++i) env.n().Expect("INFO replication", Bulk(InfoReplica(1199)));
+  env.o().Expect("CONFIG SET min-slaves-to-write 0", Ok());
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.ExpectAllConsumed();
+
+  std::vector<std::string> want = PrepareLines("slaves");
+  want.push_back("save: Blocking");
+  Append(want, Tx("old",
+                  {"CONFIG SET min-slaves-to-write 1001", "CLIENT PAUSE 200", "INFO replication"}));
+  want.push_back("save: Blocked");
+  Append(want, std::vector<std::string>(4, "new: INFO replication"));
+  Append(want, {"old: CONFIG SET min-slaves-to-write 0", "save: Idle"});
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+  EXPECT_EQ(env.record.attempt, 1);
+  EXPECT_FALSE(env.record.last_error.empty());
+}
+
+TEST(SwitchProtocolTest, SecondAttemptCountsAgain) {
+  Env env("4.0.14");
+  env.opts.max_read_only = milliseconds(0);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    ScriptPrepare(env, "slaves", 1000);
+    ExpectTx(env.o(),
+             {"CONFIG SET min-slaves-to-write 1001", "CLIENT PAUSE 200", "INFO replication"},
+             {Ok(), Ok(), Bulk(InfoMaster(1215))});
+    env.n().Expect("INFO replication", Bulk(InfoReplica(1000)));
+    env.o().Expect("CONFIG SET min-slaves-to-write 0", Ok());
+    auto out = env.Proto().Run(env.record, env.mover);
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ(*out, SwitchOutcome::kReleased);
+    EXPECT_EQ(env.record.attempt, attempt);
+  }
+  env.ExpectAllConsumed();
+}
+
+TEST(SwitchProtocolTest, MaxLagZeroIsRaisedWithTheFenceAndRestored) {
+  Env env("6.0.20");
+  env.opts.max_read_only = milliseconds(0);
+  ScriptPrepare(env, "replicas", 1000, /*max_lag=*/"0");
+  ExpectTx(env.o(),
+           {"CONFIG SET min-replicas-to-write 1001", "CONFIG SET min-replicas-max-lag 10",
+            "CLIENT PAUSE 200", "INFO replication"},
+           {Ok(), Ok(), Ok(), Bulk(InfoMaster(1200))});
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1000)));
+  env.o().Expect("CONFIG SET min-replicas-max-lag 0", Ok());
+  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.ExpectAllConsumed();
+  EXPECT_EQ(env.sink.saved[0].saved_config.at("min-replicas-max-lag"), "0");
+}
+
+// ---------------------------------------------------------------------------
+// Verification failure (S > N): undo.
+
+TEST(SwitchProtocolTest, VerificationFailureOn70Undoes) {
+  Env env("7.0.15");
+  ScriptPrepare(env, "replicas", 1000);
+  env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1250)), Ok()});
+  // Undo.
+  env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
+  env.o().Expect("SLAVEOF NO ONE", Ok());
+  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
+  env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.ExpectAllConsumed();
+
+  std::vector<std::string> tail = {"save: Sealed",
+                                   "save: Undoing",
+                                   "old: INFO replication",
+                                   "old: SLAVEOF NO ONE",
+                                   "old: CONFIG SET min-replicas-to-write 0",
+                                   "old: CLIENT UNPAUSE",
+                                   "new: INFO replication",
+                                   "new: SLAVEOF 127.0.0.1 7000",
+                                   "save: Idle"};
+  ASSERT_GE(env.log.events.size(), tail.size());
+  EXPECT_THAT(std::vector<std::string>(env.log.events.end() - tail.size(), env.log.events.end()),
+              ElementsAreArray(tail));
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+  EXPECT_THAT(env.record.last_error, HasSubstr("verification failed"));
+  EXPECT_EQ(env.record.sealed_offset, 1250);
+  EXPECT_EQ(env.mover_calls, 0);
+  EXPECT_EQ(env.log.IndexOf("save: Verified"), -1);
+}
+
+TEST(SwitchProtocolTest, Redis28OneByteShortFailsVerification) {
+  Env env("2.8.24");
+  ScriptPrepare(env, "slaves", 1000);
+  ExpectTx(env.o(), {"CONFIG SET min-slaves-to-write 1001", "INFO replication"},
+           {Ok(), Bulk(InfoMaster(1200))});
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  // An EVAL slipped through the 2.8 fence: S = N + 1.
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1201)), Ok()});
+  env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
+  env.o().Expect("SLAVEOF NO ONE", Ok());
+  env.o().Expect("CONFIG SET min-slaves-to-write 0", Ok());
+  env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
+  env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.ExpectAllConsumed();
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+  EXPECT_THAT(env.record.last_error, HasSubstr("verification failed"));
+  EXPECT_EQ(env.log.IndexOf("old: CLIENT UNPAUSE"), -1);
+  EXPECT_EQ(env.mover_calls, 0);
+}
+
+TEST(SwitchProtocolTest, Redis40SixteenBytesShortFailsVerification) {
+  Env env("4.0.14");
+  ScriptPrepare(env, "slaves", 1000);
+  ExpectTx(env.o(), {"CONFIG SET min-slaves-to-write 1001", "CLIENT PAUSE 200", "INFO replication"},
+           {Ok(), Ok(), Bulk(InfoMaster(1215))});
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1216)), Ok()});
+  env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
+  env.o().Expect("SLAVEOF NO ONE", Ok());
+  env.o().Expect("CONFIG SET min-slaves-to-write 0", Ok());
+  env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
+  env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.ExpectAllConsumed();
+}
+
+// ---------------------------------------------------------------------------
+// Failures mid-protocol.
+
+TEST(SwitchProtocolTest, NewMasterNotReplicatingChangesNothing) {
+  Env env("7.0.15");
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1000, 1)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(900, "down")));
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().reason(), "NewMasterNotReplicating");
+  EXPECT_TRUE(env.sink.saved.empty());
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+  EXPECT_EQ(env.record.attempt, 0);
+  env.ExpectAllConsumed();
+}
+
+TEST(SwitchProtocolTest, SinkFailureBeforePromotionUndoes) {
+  Env env("7.0.15");
+  env.sink.fail_at = SwitchStep::kPromoting;
+  ScriptPrepare(env, "replicas", 1000);
+  env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
+  // Undo: the old master is still a master, the new one still replicates it.
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().reason(), "Conflict");
+  env.ExpectAllConsumed();
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+  EXPECT_EQ(env.log.IndexOf("new: SLAVEOF NO ONE"), -1);
+  EXPECT_EQ(env.sink.saved.back().step, SwitchStep::kIdle);
+}
+
+TEST(SwitchProtocolTest, UnsavedVerifiedIsUndoneNotFinished) {
+  Env env("7.0.15");
+  env.sink.fail_at = SwitchStep::kVerified;
+  ScriptPrepare(env, "replicas", 1000);
+  env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
+  env.o().Expect("SLAVEOF NO ONE", Ok());
+  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
+  env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_FALSE(out.ok());
+  env.ExpectAllConsumed();
+  EXPECT_EQ(env.mover_calls, 0);
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+}
+
+TEST(SwitchProtocolTest, TransportFailureAtSealLeavesRecordForResume) {
+  Env env("7.0.15");
+  ScriptPrepare(env, "replicas", 1000);
+  env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  env.o().Expect("MULTI", Unavailable("connection to 127.0.0.1:7000 lost", "ConnectionLost"));
+  // Undo is tried once; the connection is gone.
+  env.o().Expect("INFO replication", Unavailable("connection to 127.0.0.1:7000 is unusable"));
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kUnavailable);
+  env.ExpectAllConsumed();
+  EXPECT_EQ(env.record.step, SwitchStep::kUndoing);
+  EXPECT_EQ(env.sink.saved.back().step, SwitchStep::kUndoing);
+  EXPECT_EQ(env.mover_calls, 0);
+}
+
+TEST(SwitchProtocolTest, MoverFailureAfterVerifiedIsReturnedNotUndone) {
+  Env env("7.0.15");
+  env.mover = [] { return Unavailable("patching the Service failed"); };
+  ScriptPrepare(env, "replicas", 1000);
+  env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(out.status().message(), HasSubstr("moving traffic"));
+  EXPECT_EQ(env.record.step, SwitchStep::kVerified);
+  env.ExpectAllConsumed();
+}
+
+TEST(SwitchProtocolTest, RepointsNewReplicaWhoseLinkIsDown) {
+  Env env("7.0.15");
+  FakeServer rep1 = FakeServer::Make("rep1", {"127.0.0.1", 7002}, "7.0.15", &env.log);
+  FakeServer rep2 = FakeServer::Make("rep2", {"127.0.0.1", 7003}, "7.0.15", &env.log);
+  env.replicas = {rep1.admin.get(), rep2.admin.get()};
+  ScriptPrepare(env, "replicas", 1000);
+  env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  rep1.conn->Expect("INFO replication", Bulk(InfoReplica(1200, "up", "127.0.0.1", 7001)));
+  rep2.conn->Expect("INFO replication", Bulk(InfoReplica(900, "down", "127.0.0.1", 7001)));
+  rep2.conn->Expect("SLAVEOF 127.0.0.1 7001", Ok());
+  ScriptKills(env, 3);
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  env.ExpectAllConsumed();
+  EXPECT_EQ(rep1.conn->remaining(), 0u);
+  EXPECT_EQ(rep2.conn->remaining(), 0u);
+  EXPECT_LT(env.log.IndexOf("save: Verified"), env.log.IndexOf("rep2: SLAVEOF 127.0.0.1 7001"));
+}
+
+// ---------------------------------------------------------------------------
+// Resume from every step.
+
+SwitchRecord Interrupted(SwitchStep step) {
+  SwitchRecord r;
+  r.attempt = 2;
+  r.step = step;
+  r.old_master = "127.0.0.1:7000";
+  r.new_master = "127.0.0.1:7001";
+  r.source_version = "7.0.15";
+  r.saved_config = {{"min-replicas-to-write", "0"}};
+  r.block_method = "pause-write";
+  r.fence_offset = 1200;
+  r.block_started_unix_ms = 1700000000000 - 5000;
+  r.replication_source = "127.0.0.1:7000";
+  return r;
+}
+
+struct UndoCase {
+  SwitchStep step;
+  bool old_sealed;
+  bool new_promoted;
+};
+
+class ResumeUndoTest : public ::testing::TestWithParam<UndoCase> {};
+
+TEST_P(ResumeUndoTest, UndoesTheAttempt) {
+  const UndoCase c = GetParam();
+  Env env("7.0.15");
+  env.record = Interrupted(c.step);
+  env.o().Expect("INFO replication",
+                 Bulk(c.old_sealed ? InfoReplica(0, "down", "127.0.0.1", 1) : InfoMaster(1200)));
+  if (c.old_sealed) env.o().Expect("SLAVEOF NO ONE", Ok());
+  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  env.n().Expect("INFO replication",
+                 Bulk(c.new_promoted ? InfoMaster(1200, 0) : InfoReplica(1200)));
+  if (c.new_promoted) env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
+
+  auto out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.ExpectAllConsumed();
+
+  std::vector<std::string> want = {"save: Undoing", "old: INFO replication"};
+  if (c.old_sealed) want.push_back("old: SLAVEOF NO ONE");
+  Append(want, {"old: CONFIG SET min-replicas-to-write 0", "old: CLIENT UNPAUSE",
+                "new: INFO replication"});
+  if (c.new_promoted) want.push_back("new: SLAVEOF 127.0.0.1 7000");
+  want.push_back("save: Idle");
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+  EXPECT_EQ(env.record.attempt, 2);
+  EXPECT_THAT(env.record.last_error, HasSubstr("interrupted at step"));
+  EXPECT_EQ(env.mover_calls, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStepBeforeVerified, ResumeUndoTest,
+                         ::testing::Values(UndoCase{SwitchStep::kBlocking, false, false},
+                                           UndoCase{SwitchStep::kBlocked, false, false},
+                                           UndoCase{SwitchStep::kPromoting, false, false},
+                                           UndoCase{SwitchStep::kPromoting, false, true},
+                                           UndoCase{SwitchStep::kPromoted, false, true},
+                                           UndoCase{SwitchStep::kSealing, false, true},
+                                           UndoCase{SwitchStep::kSealing, true, true},
+                                           UndoCase{SwitchStep::kSealed, true, true},
+                                           UndoCase{SwitchStep::kUndoing, true, true},
+                                           UndoCase{SwitchStep::kUndoing, false, false}),
+                         [](const ::testing::TestParamInfo<UndoCase>& info) {
+                           return std::string(SwitchStepName(info.param.step)) +
+                                  (info.param.old_sealed ? "OldSealed" : "") +
+                                  (info.param.new_promoted ? "NewPromoted" : "");
+                         });
+
+TEST(SwitchProtocolResumeTest, FinishesFromVerified) {
+  Env env("7.0.15");
+  env.record = Interrupted(SwitchStep::kVerified);
+  env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
+  env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
+  ScriptKills(env, 3);
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  auto out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  env.ExpectAllConsumed();
+  std::vector<std::string> want = {"new: INFO replication", "old: INFO replication", "mover",
+                                   "save: TrafficMoved"};
+  Append(want, Kills(3));
+  Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.write_blocked_ms, 5000);  // wall clock since the block
+  EXPECT_EQ(env.record.clients_killed, 6);
+}
+
+TEST(SwitchProtocolResumeTest, FinishesFromTrafficMovedAndReseals) {
+  Env env("7.0.15");
+  env.record = Interrupted(SwitchStep::kTrafficMoved);
+  env.record.write_blocked_ms = 180;
+  // The new master is still a replica somehow, and the old one lost its seal
+  // (restarted): both are put right.
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  env.n().Expect("SLAVEOF NO ONE", Ok());
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.o().Expect("SLAVEOF 127.0.0.1 1", Ok());
+  ScriptKills(env, 3);
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  auto out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  env.ExpectAllConsumed();
+  std::vector<std::string> want = {"new: INFO replication", "new: SLAVEOF NO ONE",
+                                   "old: INFO replication", "old: SLAVEOF 127.0.0.1 1", "mover"};
+  Append(want, Kills(3));
+  Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.write_blocked_ms, 180);
+}
+
+TEST(SwitchProtocolResumeTest, FinishesWithTheOldMasterGone) {
+  Env env("7.0.15");
+  env.record = Interrupted(SwitchStep::kVerified);
+  env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
+  env.o().Expect("INFO replication", Unavailable("connect to 127.0.0.1:7000: Connection refused"));
+  env.o().Expect("CLIENT KILL TYPE normal", Unavailable("connection unusable"));
+  env.o().Expect("CLIENT UNPAUSE", Unavailable("connection unusable"));
+  auto out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  EXPECT_EQ(env.mover_calls, 1);
+  env.ExpectAllConsumed();
+}
+
+TEST(SwitchProtocolResumeTest, IdleAndCompletedDoNothing) {
+  Env env("7.0.15");
+  env.record.step = SwitchStep::kIdle;
+  auto out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.record.step = SwitchStep::kCompleted;
+  out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  // Run on a completed record does nothing either.
+  out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  EXPECT_TRUE(env.log.events.empty());
+}
+
+TEST(SwitchProtocolResumeTest, RunOnAnInterruptedRecordResumesFirst) {
+  Env env("7.0.15");
+  env.record = Interrupted(SwitchStep::kBlocked);
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.ExpectAllConsumed();
+}
+
+TEST(SwitchProtocolResumeTest, UndoRefusedPastThePointOfNoReturn) {
+  Env env("7.0.15");
+  env.record = Interrupted(SwitchStep::kTrafficMoved);
+  Status s = env.Proto().Undo(env.record, "test");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.reason(), "PastPointOfNoReturn");
+  EXPECT_TRUE(env.log.events.empty());
+}
+
+}  // namespace
+}  // namespace ruo::engine
