@@ -35,4 +35,10 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-ser
   $SUDO systemctl stop redis-server || true
 fi
 
+# The local Kubernetes control plane the integration/e2e tests and the demo use:
+# etcd, kube-apiserver, kube-controller-manager, kubectl and helm built from
+# their Go modules at pinned versions (cached outside the checkout), and our
+# node agent.
+"$(dirname "$0")/setup-cluster.sh"
+
 echo "setup: ok" >&2
