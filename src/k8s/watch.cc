@@ -116,6 +116,7 @@ Watcher::~Watcher() {
 }
 
 void Watcher::Start() {
+  if (thread_.joinable()) return;  // already started
   thread_ = std::thread([this] { Run(); });
 }
 
