@@ -19,6 +19,9 @@ namespace ruo::upgrade {
 struct ReconcilerOptions {
   // How often lag is re-polled while Syncing / WaitingForSwitch.
   std::chrono::milliseconds sync_poll_interval{1000};
+  // Progress figures (lag, bytes left, waiting message) reach status at most
+  // this often; other status changes are written at once (status_throttle.h).
+  std::chrono::milliseconds status_progress_interval{5000};
   // How often pods are re-checked while Provisioning.
   std::chrono::milliseconds provision_poll_interval{1000};
   // Redis connection timeouts for the operator's admin connections.

@@ -1,0 +1,46 @@
+#include "upgrade/redis_access.h"
+
+namespace ruo::upgrade {
+namespace {
+
+class UnreachableConnection final : public redis::Connection {
+ public:
+  UnreachableConnection(redis::Endpoint ep, Status why)
+      : ep_(std::move(ep)), why_(std::move(why)) {}
+  StatusOr<redis::Reply> Command(const std::vector<std::string>&) override { return why_; }
+  StatusOr<std::vector<redis::Reply>> Pipeline(
+      const std::vector<std::vector<std::string>>&) override {
+    return why_;
+  }
+  const redis::Endpoint& endpoint() const override { return ep_; }
+
+ private:
+  redis::Endpoint ep_;
+  Status why_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<redis::Admin>> ConnectRedis(ReconcileContext& ctx,
+                                                     const redis::Endpoint& ep) {
+  RUO_ASSIGN_OR_RETURN(std::optional<std::string> password, ctx.Password());
+  redis::ConnectOptions opts;
+  opts.connect_timeout = ctx.options().redis_connect_timeout;
+  opts.command_timeout = ctx.options().redis_command_timeout;
+  opts.password = std::move(password);
+  opts.client_name = kRedisClientName;
+  return redis::Admin::Connect(ctx.deps().dialer, ep, opts);
+}
+
+std::unique_ptr<redis::Admin> UnreachableAdmin(const redis::Endpoint& ep, Status why) {
+  if (why.ok() || why.code() != StatusCode::kUnavailable) {
+    why = Unavailable("Redis at " + ep.ToString() + " is unreachable: " + why.message());
+  }
+  return std::make_unique<redis::Admin>(std::make_unique<UnreachableConnection>(ep, why));
+}
+
+bool IsUnreachable(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace ruo::upgrade

@@ -1,0 +1,24 @@
+// TEST ONLY. RUO_TEST_SWITCH_STEP_DELAY="<Step>:<ms>" (e.g. "Blocked:3000")
+// makes the reconciler pause for <ms> right after it persisted switch step
+// <Step>, so end-to-end tests can kill the operator at a known point of the
+// switch. Unset in production; a malformed value is ignored with a warning.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string_view>
+
+#include "engine/switch_record.h"
+
+namespace ruo::upgrade {
+
+inline constexpr const char* kSwitchStepDelayEnv = "RUO_TEST_SWITCH_STEP_DELAY";
+
+struct SwitchStepDelay {
+  std::optional<engine::SwitchStep> step;
+  std::chrono::milliseconds delay{0};
+};
+
+SwitchStepDelay ParseSwitchStepDelay(std::string_view spec);
+
+}  // namespace ruo::upgrade
