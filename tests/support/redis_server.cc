@@ -105,7 +105,10 @@ StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(const RedisServerOptio
   Status last;
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     int port = FreePort();
-    if (port <= 0) return Internal(std::string("no free port: ") + std::strerror(errno));
+    for (int i = 0; i < 200 && port > opts.max_port; ++i) port = FreePort();
+    if (port <= 0 || port > opts.max_port) {
+      return Internal(std::string("no free port at or below ") + std::to_string(opts.max_port));
+    }
 
     std::unique_ptr<RedisServer> server(new RedisServer());
     server->endpoint_ = redis::Endpoint{opts.bind, port};

@@ -14,10 +14,12 @@
 namespace ruo::testing {
 
 struct RedisServerOptions {
-  std::optional<std::string> password;       // requirepass (and masterauth)
-  std::vector<std::string> extra_args;       // e.g. {"--cluster-enabled", "yes"}
-  std::string binary;                        // default: $RUO_REDIS_SERVER or redis-server on PATH
+  std::optional<std::string> password;  // requirepass (and masterauth)
+  std::vector<std::string> extra_args;  // e.g. {"--cluster-enabled", "yes"}
+  std::string binary;                   // default: $RUO_REDIS_SERVER or redis-server on PATH
   std::string bind = "127.0.0.1";
+  // Highest port to use: cluster mode needs port + 10000 to be a valid port too.
+  int max_port = 65535;
 };
 
 class RedisServer {

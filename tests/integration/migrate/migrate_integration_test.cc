@@ -62,6 +62,10 @@ class MigrateIntegrationTest : public ::testing::Test {
                                           std::optional<std::string> password = std::nullopt) {
     RedisServerOptions opts;
     opts.password = std::move(password);
+    // Cluster mode also listens on port + 10000.
+    for (const auto& arg : extra) {
+      if (arg == "--cluster-enabled") opts.max_port = 55535;
+    }
     opts.extra_args = {"--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes"};
     opts.extra_args.insert(opts.extra_args.end(), extra.begin(), extra.end());
     auto s = RedisServer::Start(opts);
