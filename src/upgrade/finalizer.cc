@@ -120,8 +120,11 @@ Result Finalize(ReconcileContext& ctx) {
                                 "waiting for the new instance to be deleted");
   }
   if (!ctx.doc().s.new_stateful_set.empty()) {
+    const std::string& read = ctx.doc().s.read_service;
     ctx.Event("Cleaned", "deleted StatefulSet " + ctx.doc().s.new_stateful_set +
-                             " and its headless Service; the old instance is unchanged");
+                             " and its headless Service" +
+                             (read.empty() ? "" : " and read Service " + read) +
+                             "; the old instance is unchanged");
   }
   return RemoveFinalizer(ctx);
 }

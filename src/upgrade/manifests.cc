@@ -136,6 +136,22 @@ json BuildHeadlessService(const NewInstanceParams& p) {
   };
 }
 
+json BuildReadService(const NewInstanceParams& p, const std::string& name) {
+  const int port = p.service_port > 0 ? p.service_port : p.port;
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata", {{"name", name}, {"namespace", p.ns}, {"labels", NewInstanceLabels(p)}}},
+      {"spec",
+       {{"type", "ClusterIP"},
+        {"selector", NewInstanceSelector(p)},
+        {"ports", json::array({{{"name", p.port_name},
+                                {"port", port},
+                                {"targetPort", p.port},
+                                {"protocol", "TCP"}}})}}},
+  };
+}
+
 json BuildStatefulSet(const NewInstanceParams& p) {
   const std::string ping = "redis-cli -p " + std::to_string(p.port) +
                            (p.auth && !AtLeast(p.target, 5, 0) ? " -a \"$REDIS_PASSWORD\"" : "") +

@@ -34,6 +34,7 @@ struct NewInstanceParams {
   std::string image;
   int replicas = 1;                  // pods in total (new master + new replicas)
   int port = 6379;                   // the old master's port; the Service's targetPort
+  int service_port = 0;              // the user's Service port; 0 = `port`
   std::string port_name = "redis";   // named targetPort of the Service, if any
   std::vector<std::string> carried;  // CarryOverArgs
   std::optional<SecretKeyRef> auth;  // password Secret
@@ -53,6 +54,9 @@ std::vector<std::string> RedisArgs(const NewInstanceParams& p);
 
 nlohmann::json BuildHeadlessService(const NewInstanceParams& p);
 nlohmann::json BuildStatefulSet(const NewInstanceParams& p);
+// spec.readService: a ClusterIP Service `name` over every new pod (master and
+// replicas), on the user's Service port.
+nlohmann::json BuildReadService(const NewInstanceParams& p, const std::string& name);
 
 // True when `labels` carry every key=value of `selector` (an empty selector
 // matches nothing here: a Service without one selects no pods).

@@ -25,6 +25,7 @@ namespace {
 using runtime::Result;
 
 constexpr const char* kNameConflict = "ResourceNameConflict";
+constexpr const char* kReadServiceConflict = "ReadServiceConflict";
 
 bool Ours(const ReconcileContext& ctx, const nlohmann::json& obj) {
   const auto labels = k8s::LabelsOf(obj);
@@ -61,6 +62,10 @@ NewInstanceParams Params(ReconcileContext& ctx, const redis::Version& target,
   const int new_replicas = spec.replicas ? *spec.replicas : std::max(0, d.source.replicas);
   p.replicas = 1 + new_replicas;
   p.port = d.source.port > 0 ? d.source.port : 6379;
+  if (const nlohmann::json sp = RedisServicePort(service); sp.is_object()) {
+    const nlohmann::json port = sp.value("port", nlohmann::json());
+    if (port.is_number_integer()) p.service_port = port.get<int>();
+  }
   const std::string port_name = TargetPortName(service);
   if (!port_name.empty()) p.port_name = port_name;
   p.carried = CarryOverArgs(config, target);
@@ -89,12 +94,20 @@ Result Create(ReconcileContext& ctx, const redis::Version& target) {
   auto svc = CreateOrAdopt(ctx, k8s::resources::Services(), BuildHeadlessService(p));
   if (!svc.ok()) return Result::Error(svc.status());
   if (*svc) return Refuse(ctx, kNameConflict, **svc);
+  // Before the StatefulSet: once that exists, Create is not called again.
+  const std::string& read_name = ctx.doc().s.read_service;
+  if (!read_name.empty()) {
+    auto read = CreateOrAdopt(ctx, k8s::resources::Services(), BuildReadService(p, read_name));
+    if (!read.ok()) return Result::Error(read.status());
+    if (*read) return Refuse(ctx, kReadServiceConflict, **read);
+  }
   auto sts = CreateOrAdopt(ctx, k8s::resources::StatefulSets(), BuildStatefulSet(p));
   if (!sts.ok()) return Result::Error(sts.status());
   if (*sts) return Refuse(ctx, kNameConflict, **sts);
   ctx.Event("Provisioning", "created StatefulSet " + p.statefulset + " (" +
                                 std::to_string(p.replicas) + " pod(s), image " + p.image +
-                                ") and headless Service " + HeadlessServiceNameFor(p.statefulset));
+                                ") and headless Service " + HeadlessServiceNameFor(p.statefulset) +
+                                (read_name.empty() ? "" : ", read Service " + read_name));
   return Result::RequeueAfter(ctx.options().provision_poll_interval, "new pods starting");
 }
 
@@ -114,11 +127,15 @@ Result Provision(ReconcileContext& ctx) {
   auto target = redis::Version::Parse(spec.target_version);
   if (!target.ok()) return Refuse(ctx, "InvalidTargetVersion", target.status().message());
 
-  // The name goes to status before anything is created, so a restarted
+  // The names go to status before anything is created, so a restarted
   // operator (or the finalizer) always knows what to look for.
   if (ctx.doc().s.new_stateful_set.empty()) {
     const std::string name = StatefulSetNameFor(spec.service, *target);
-    Status s = ctx.Commit([&](StatusDoc& d) { TxNewStatefulSet(d, name); });
+    const std::string read_name = spec.read_service ? spec.read_service->name : "";
+    Status s = ctx.Commit([&](StatusDoc& d) {
+      TxNewStatefulSet(d, name);
+      TxReadService(d, read_name);
+    });
     if (!s.ok()) return Result::Error(s);
   }
   const std::string sts_name = ctx.doc().s.new_stateful_set;

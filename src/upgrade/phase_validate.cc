@@ -8,6 +8,7 @@
 #include "k8s/resource.h"
 #include "redis/version.h"
 #include "upgrade/k8s_checks.h"
+#include "upgrade/manifests.h"
 #include "upgrade/phases.h"
 #include "upgrade/pods.h"
 #include "upgrade/quantity.h"
@@ -20,6 +21,7 @@ namespace {
 using runtime::Result;
 
 constexpr const char* kMasterUnreachable = "MasterUnreachable";
+constexpr const char* kReadServiceConflict = "ReadServiceConflict";
 
 Result RefuseWith(ReconcileContext& ctx, const engine::Refusal& r) {
   return Refuse(ctx, r.reason, r.message);
@@ -40,6 +42,31 @@ Result Unreachable(ReconcileContext& ctx, const std::string& message, const Stat
     if (!s.ok()) return Result::Error(s);
   }
   return Result::Error(Unavailable(message + ": " + cause.message(), kMasterUnreachable));
+}
+
+// spec.readService must not name a Service that is not this upgrade's (one
+// of ours is adopted by Provisioning), nor the headless Service it creates.
+Result CheckReadService(ReconcileContext& ctx, const redis::Version& target) {
+  const RedisUpgradeSpec& spec = ctx.spec();
+  if (!spec.read_service) return Result::Continue();
+  const std::string& name = spec.read_service->name;
+  if (name == HeadlessServiceNameFor(StatefulSetNameFor(spec.service, target))) {
+    return Refuse(ctx, kReadServiceConflict,
+                  "readService " + name + " is the name of the new headless Service");
+  }
+  auto existing = ctx.client().Get(k8s::resources::Services(), ctx.ns(), name);
+  if (!existing.ok()) {
+    if (k8s::IsNotFound(existing.status())) return Result::Continue();
+    return Result::Error(existing.status());
+  }
+  const auto labels = k8s::LabelsOf(*existing);
+  auto it = labels.find(kOwnerLabel);
+  if (it == labels.end() || it->second != ctx.name()) {
+    return Refuse(ctx, kReadServiceConflict,
+                  "readService: Service " + name + " already exists in namespace " + ctx.ns() +
+                      " and was not created by this upgrade");
+  }
+  return Result::Continue();
 }
 
 struct FoundMaster {
@@ -73,6 +100,7 @@ Result Validate(ReconcileContext& ctx) {
     return Result::Error(svc.status());
   }
   if (auto r = CheckServiceSelector(*svc)) return RefuseWith(ctx, *r);
+  if (Result r = CheckReadService(ctx, target); !r.IsContinue()) return r;
   const auto selector = StringMap(svc->value("/spec/selector"_json_pointer, nlohmann::json{}));
 
   auto upgrades = ctx.client().List(k8s::resources::RedisUpgrades(), ctx.ns(), {});

@@ -10,10 +10,11 @@ using nlohmann::json;
 
 // Every top-level status field written by StatusToJson or here: these are
 // replaced as a whole; anything else in the previous status is carried over.
-constexpr std::array<std::string_view, 15> kOwnedFields = {
+constexpr std::array<std::string_view, 16> kOwnedFields = {
     "phase",        "reason",         "message",      "sourceVersion",      "targetVersion",
     "oldMasterPod", "newStatefulSet", "newMasterPod", "originalSelector",   "phaseTimes",
     "sync",         "switch",         "conditions",   "observedGeneration", "source",
+    "readService",
 };
 
 }  // namespace

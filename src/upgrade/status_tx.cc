@@ -98,6 +98,10 @@ void TxNewStatefulSet(StatusDoc& d, const std::string& name) {
   d.s.new_stateful_set = name;
 }
 
+void TxReadService(StatusDoc& d, const std::string& name) {
+  d.s.read_service = name;
+}
+
 void TxNewMaster(StatusDoc& d, const std::string& pod, const std::string& target_version) {
   d.s.new_master_pod = pod;
   if (!target_version.empty()) d.s.target_version = target_version;

@@ -61,6 +61,8 @@ struct SourceFindings {
 void TxRecordSource(StatusDoc& d, const SourceFindings& f);
 
 void TxNewStatefulSet(StatusDoc& d, const std::string& name);
+// spec.readService's name ("" = none), recorded before the Service is created.
+void TxReadService(StatusDoc& d, const std::string& name);
 // The new pods are up: new master pod and the target version they actually run.
 void TxNewMaster(StatusDoc& d, const std::string& pod, const std::string& target_version);
 

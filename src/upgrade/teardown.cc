@@ -40,7 +40,11 @@ StatusOr<bool> DeleteOwned(ReconcileContext& ctx, const k8s::ResourceRef& ref,
 
 StatusOr<bool> DeleteNewInstance(ReconcileContext& ctx) {
   const std::string& sts = ctx.doc().s.new_stateful_set;
-  if (sts.empty()) return true;
+  bool read_gone = true;
+  if (const std::string& read = ctx.doc().s.read_service; !read.empty()) {
+    RUO_ASSIGN_OR_RETURN(read_gone, DeleteOwned(ctx, k8s::resources::Services(), read));
+  }
+  if (sts.empty()) return read_gone;
   RUO_ASSIGN_OR_RETURN(bool sts_gone, DeleteOwned(ctx, k8s::resources::StatefulSets(), sts));
   RUO_ASSIGN_OR_RETURN(bool svc_gone,
                        DeleteOwned(ctx, k8s::resources::Services(), HeadlessServiceNameFor(sts)));
@@ -50,7 +54,7 @@ StatusOr<bool> DeleteNewInstance(ReconcileContext& ctx) {
   lo.label_selector = std::string(kOwnerLabel) + "=" + ctx.name();
   RUO_ASSIGN_OR_RETURN(k8s::ListResult pods,
                        ctx.client().List(k8s::resources::Pods(), ctx.ns(), lo));
-  return sts_gone && svc_gone && pods.items.empty();
+  return read_gone && sts_gone && svc_gone && pods.items.empty();
 }
 
 Status RestoreSyncLimits(ReconcileContext& ctx) {

@@ -1,6 +1,6 @@
 // Undoing what an upgrade created or changed before its switch: the new
-// StatefulSet and headless Service, and the sync limits raised on the old
-// master. Used by the Failed path and by the finalizer.
+// StatefulSet, headless Service and read Service, and the sync limits raised
+// on the old master. Used by the Failed path and by the finalizer.
 #pragma once
 
 #include "common/status.h"
@@ -8,9 +8,9 @@
 
 namespace ruo::upgrade {
 
-// Deletes the new StatefulSet and headless Service (propagation Background),
-// only when they carry this upgrade's label. Returns true once they and their
-// pods are gone, false while deletion is under way.
+// Deletes the new StatefulSet, headless Service and read Service (propagation
+// Background), only when they carry this upgrade's label. Returns true once
+// they and their pods are gone, false while deletion is under way.
 StatusOr<bool> DeleteNewInstance(ReconcileContext& ctx);
 
 // Puts status.sync.savedConfig back on the old master, then clears it in

@@ -93,6 +93,7 @@ StatusOr<RedisUpgradeStatus> StatusFromJson(const json& j) {
     Get(j, "oldMasterPod", s.old_master_pod);
     Get(j, "newStatefulSet", s.new_stateful_set);
     Get(j, "newMasterPod", s.new_master_pod);
+    Get(j, "readService", s.read_service);
     Get(j, "originalSelector", s.original_selector);
     Get(j, "phaseTimes", s.phase_times);
     Get(j, "observedGeneration", s.observed_generation);
@@ -166,6 +167,11 @@ StatusOr<RedisUpgrade> RedisUpgradeFromJson(const json& obj) {
     }
     Get(sw, "maxLagBytes", u.spec.max_lag_bytes);
     Get(sw, "maxReadOnlySeconds", u.spec.max_read_only_seconds);
+    if (spec.contains("readService")) {
+      ReadServiceSpec rs;
+      Get(Child(spec, "readService"), "name", rs.name);
+      u.spec.read_service = rs;
+    }
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("spec: ") + e.what(), "InvalidSpec");
   }
@@ -191,6 +197,7 @@ json SpecToJson(const RedisUpgradeSpec& spec) {
                                {"timeZone", spec.window->time_zone}};
   }
   j["switchover"] = sw;
+  if (spec.read_service) j["readService"] = {{"name", spec.read_service->name}};
   return j;
 }
 
@@ -207,6 +214,7 @@ json StatusToJson(const RedisUpgradeStatus& s) {
   put("oldMasterPod", s.old_master_pod);
   put("newStatefulSet", s.new_stateful_set);
   put("newMasterPod", s.new_master_pod);
+  put("readService", s.read_service);
   if (!s.original_selector.empty()) j["originalSelector"] = s.original_selector;
   if (!s.phase_times.empty()) j["phaseTimes"] = s.phase_times;
 

@@ -56,6 +56,13 @@ struct WindowSpec {
   friend bool operator==(const WindowSpec&, const WindowSpec&) = default;
 };
 
+// spec.readService: an optional ClusterIP Service over every new pod (master and
+// replicas), for reads.
+struct ReadServiceSpec {
+  std::string name;  // DNS-1035 label
+  friend bool operator==(const ReadServiceSpec&, const ReadServiceSpec&) = default;
+};
+
 struct RedisUpgradeSpec {
   std::string service;
   std::string target_version;
@@ -67,6 +74,7 @@ struct RedisUpgradeSpec {
   std::optional<WindowSpec> window;
   int64_t max_lag_bytes = 10 * 1024 * 1024;
   int32_t max_read_only_seconds = 60;
+  std::optional<ReadServiceSpec> read_service;
 
   friend bool operator==(const RedisUpgradeSpec&, const RedisUpgradeSpec&) = default;
 };
@@ -111,6 +119,7 @@ struct RedisUpgradeStatus {
   std::string old_master_pod;
   std::string new_stateful_set;
   std::string new_master_pod;
+  std::string read_service;  // recorded before the read Service is created
   std::map<std::string, std::string> original_selector;
   std::map<std::string, std::string> phase_times;
   SyncStatusFields sync;

@@ -262,6 +262,7 @@ std::string UpgradeYaml(const UpgradeSpec& u) {
     << "\"\n  allowSameVersion: " << (u.allow_same_version ? "true" : "false") << "\n";
   if (u.replicas) y << "  replicas: " << *u.replicas << "\n";
   if (u.secret) y << "  auth: {secretRef: {name: " << *u.secret << ", key: password}}\n";
+  if (u.read_service) y << "  readService: {name: " << *u.read_service << "}\n";
   y << "  switchover:\n    mode: " << u.mode << "\n";
   if (u.mode == "MaintenanceWindow") {
     y << "    maintenanceWindow: {start: \"" << u.window_start

@@ -114,6 +114,7 @@ struct UpgradeSpec {
   std::string mode = "Immediate";
   std::string window_start;  // MaintenanceWindow: "HH:MM" UTC
   std::string window_duration = "1h";
+  std::optional<std::string> read_service;  // spec.readService.name
 };
 std::string UpgradeYaml(const UpgradeSpec& u);
 

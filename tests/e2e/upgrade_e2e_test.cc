@@ -8,6 +8,7 @@
 
 #include <iostream>
 #include <random>
+#include <set>
 
 #include "e2e/e2e_env.h"
 #include "k8s/errors.h"
@@ -273,6 +274,7 @@ TEST_F(UpgradeE2ETest, ImmediateSwitchUnderLiveWrites) {
   UpgradeSpec spec;
   spec.ns = ns_;
   spec.name = kUpgrade;
+  spec.read_service = "orders-redis-read";
   Apply(UpgradeYaml(spec));
 
   const std::string new_addr = WaitNewMasterAddr();
@@ -295,6 +297,34 @@ TEST_F(UpgradeE2ETest, ImmediateSwitchUnderLiveWrites) {
   ASSERT_TRUE(replica.ok());
   EXPECT_EQ(*Role(replica->value("/status/podIP"_json_pointer, "") + ":6379"),
             "slave of " + new_addr);
+
+  // spec.readService: a Service over both new pods (master and replica), kept after Completed.
+  EXPECT_EQ(u.value("/status/readService"_json_pointer, ""), "orders-redis-read");
+  auto read = cluster_->client().Get(res::Services(), ns_, "orders-redis-read");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->value("/metadata/labels/redisupgrade.dev~1upgrade"_json_pointer, ""), kUpgrade);
+  EXPECT_EQ(read->value("/spec/ports/0/port"_json_pointer, 0), 6379);
+  std::set<std::string> want = {new_addr.substr(0, new_addr.find(':')),
+                                replica->value("/status/podIP"_json_pointer, "")};
+  std::set<std::string> got;
+  const bool endpoints = WaitUntil(
+      [&] {
+        k8s::ListOptions lo;
+        lo.label_selector = "kubernetes.io/service-name=orders-redis-read";
+        auto slices = cluster_->client().List(res::EndpointSlices(), ns_, lo);
+        if (!slices.ok()) return false;
+        got.clear();
+        for (const auto& slice : slices->items) {
+          for (const auto& ep : slice.value("endpoints", json::array())) {
+            if (!ep.value("/conditions/ready"_json_pointer, true)) continue;  // absent = ready
+            for (const auto& a : ep.value("addresses", json::array()))
+              got.insert(a.get<std::string>());
+          }
+        }
+        return got == want;
+      },
+      seconds(30));
+  EXPECT_TRUE(endpoints) << "read Service endpoints: " << ::testing::PrintToString(got);
 }
 
 TEST_F(UpgradeE2ETest, MaintenanceWindowWaitsThenSwitchesInsideTheWindow) {

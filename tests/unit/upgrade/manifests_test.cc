@@ -138,6 +138,39 @@ TEST(ManifestsTest, ResourcesCopied) {
   EXPECT_EQ(c["resources"], p.resources);
 }
 
+TEST(ManifestsTest, ReadServiceSelectsEveryNewPodOnTheServicePort) {
+  NewInstanceParams p = Params();
+  p.port = 7000;  // the old master's container port
+  p.service_port = 6379;
+  p.port_name = "client";
+  const json read = BuildReadService(p, "orders-redis-read");
+  const json sts = BuildStatefulSet(p);
+  EXPECT_EQ(read["kind"], "Service");
+  EXPECT_EQ(read["metadata"]["name"], "orders-redis-read");
+  EXPECT_EQ(read["metadata"]["namespace"], "shop");
+  EXPECT_EQ(read["metadata"]["labels"], BuildHeadlessService(p)["metadata"]["labels"]);
+  EXPECT_EQ(read["metadata"]["labels"]["app.kubernetes.io/managed-by"], "redis-upgrade-operator");
+  EXPECT_EQ(read["metadata"]["labels"]["redisupgrade.dev/upgrade"], "orders-to-7");
+  EXPECT_EQ(read["spec"]["type"], "ClusterIP");
+  EXPECT_FALSE(read["spec"].contains("clusterIP"));
+  // Every pod of the StatefulSet (no role label): master and replicas serve reads.
+  EXPECT_EQ(read["spec"]["selector"], sts["spec"]["selector"]["matchLabels"]);
+  EXPECT_FALSE(read["spec"]["selector"].contains(kRoleLabel));
+  const auto selector = read["spec"]["selector"].get<std::map<std::string, std::string>>();
+  EXPECT_TRUE(SelectorSelects(
+      selector,
+      sts["spec"]["template"]["metadata"]["labels"].get<std::map<std::string, std::string>>()));
+  // Never picked by the user's Service selector, as for the other new objects.
+  EXPECT_FALSE(SelectorSelects(p.original_selector, NewInstanceLabels(p)));
+  ASSERT_EQ(read["spec"]["ports"].size(), 1u);
+  EXPECT_EQ(read["spec"]["ports"][0]["port"], 6379);
+  EXPECT_EQ(read["spec"]["ports"][0]["targetPort"], 7000);
+  EXPECT_EQ(read["spec"]["ports"][0]["name"], "client");
+  // Without a known Service port: the container port.
+  p.service_port = 0;
+  EXPECT_EQ(BuildReadService(p, "r")["spec"]["ports"][0]["port"], 7000);
+}
+
 TEST(CarryOverTest, ArgsForTheTargetVersion) {
   const std::map<std::string, std::string> config = {
       {"maxmemory", "104857600"},          {"maxmemory-policy", "allkeys-lru"},

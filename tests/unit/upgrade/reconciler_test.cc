@@ -418,6 +418,96 @@ TEST_F(ReconcilerTest, DeletionBeforeTheSwitchRestoresTheOldInstance) {
             json({{"app", "orders-redis"}}));
 }
 
+constexpr const char* kRead = "orders-redis-read";
+
+TEST_F(ReconcilerTest, ReadServiceCreatedInProvisioningAndDeletedBeforeTheSwitch) {
+  CreateUpgrade(
+      {{"readService", {{"name", kRead}}},
+       {"switchover",
+        {{"mode", "MaintenanceWindow"},
+         {"maintenanceWindow", {{"start", "18:00"}, {"duration", "1h"}, {"timeZone", "UTC"}}}}}});
+  Result r = Reconcile();
+  ASSERT_EQ(r.kind(), Result::Kind::kRequeueAfter) << r.ToString();
+  EXPECT_EQ(Phase(), "Provisioning");
+  EXPECT_EQ(Status()["readService"], kRead);
+  ASSERT_TRUE(client_.Has(res::Services(), kNs, kRead));
+  const json read = client_.At(res::Services(), kNs, kRead);
+  const json sts = client_.At(res::StatefulSets(), kNs, kSts);
+  EXPECT_EQ(read["spec"]["type"], "ClusterIP");
+  EXPECT_EQ(read["spec"]["selector"], json({{"redisupgrade.dev/upgrade", kName}}));
+  EXPECT_EQ(read["spec"]["selector"], sts["spec"]["selector"]["matchLabels"]);
+  EXPECT_EQ(read["spec"]["ports"][0]["port"], 6379);
+  EXPECT_EQ(read["spec"]["ports"][0]["targetPort"], 6379);
+  EXPECT_EQ(read["metadata"]["labels"]["redisupgrade.dev/upgrade"], kName);
+  EXPECT_EQ(read["metadata"]["labels"]["app.kubernetes.io/managed-by"], "redis-upgrade-operator");
+  EXPECT_THAT(AllEventText(), HasSubstr(kRead));
+
+  RunStatefulSet();
+  ASSERT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  ASSERT_EQ(Phase(), "WaitingForSwitch");
+  EXPECT_TRUE(client_.Has(res::Services(), kNs, kRead));
+
+  ASSERT_TRUE(client_.Delete(res::RedisUpgrades(), kNs, kName, {}).ok());
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kDone);
+  EXPECT_FALSE(client_.Has(res::RedisUpgrades(), kNs, kName));
+  EXPECT_FALSE(client_.Has(res::Services(), kNs, kRead));
+  EXPECT_FALSE(client_.Has(res::StatefulSets(), kNs, kSts));
+  EXPECT_TRUE(client_.Has(res::Services(), kNs, "orders-redis"));
+}
+
+TEST_F(ReconcilerTest, ReadServiceStaysAfterCompleted) {
+  CreateUpgrade({{"readService", {{"name", kRead}}}});
+  ASSERT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  RunStatefulSet();
+  ASSERT_EQ(Reconcile().kind(), Result::Kind::kDone);
+  ASSERT_EQ(Phase(), "Completed");
+  ASSERT_TRUE(client_.Delete(res::RedisUpgrades(), kNs, kName, {}).ok());
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kDone);
+  EXPECT_FALSE(client_.Has(res::RedisUpgrades(), kNs, kName));
+  EXPECT_TRUE(client_.Has(res::Services(), kNs, kRead));
+  EXPECT_TRUE(client_.Has(res::StatefulSets(), kNs, kSts));
+}
+
+TEST_F(ReconcilerTest, OurReadServiceIsAdopted) {
+  client_.Put(
+      res::Services(),
+      {{"apiVersion", "v1"},
+       {"kind", "Service"},
+       {"metadata",
+        {{"name", kRead}, {"namespace", kNs}, {"labels", {{"redisupgrade.dev/upgrade", kName}}}}},
+       {"spec", {{"selector", {{"redisupgrade.dev/upgrade", kName}}}}}});
+  CreateUpgrade({{"readService", {{"name", kRead}}}});
+  Result r = Reconcile();
+  EXPECT_EQ(r.kind(), Result::Kind::kRequeueAfter) << r.ToString();
+  EXPECT_EQ(Phase(), "Provisioning");
+  EXPECT_TRUE(client_.Has(res::StatefulSets(), kNs, kSts));
+}
+
+TEST_F(ReconcilerTest, ForeignReadServiceIsRefusedBeforeAnythingIsCreated) {
+  const json foreign =
+      client_.Put(res::Services(), {{"apiVersion", "v1"},
+                                    {"kind", "Service"},
+                                    {"metadata", {{"name", kRead}, {"namespace", kNs}}},
+                                    {"spec", {{"selector", {{"app", "reports"}}}}}});
+  CreateUpgrade({{"readService", {{"name", kRead}}}});
+  Result r = Reconcile();
+  EXPECT_EQ(r.kind(), Result::Kind::kTerminal);
+  EXPECT_EQ(r.status().reason(), "ReadServiceConflict");
+  EXPECT_EQ(Phase(), "Failed");
+  EXPECT_EQ(Status()["reason"], "ReadServiceConflict");
+  EXPECT_THAT(Events(), Contains("Warning/ReadServiceConflict"));
+  EXPECT_EQ(client_.Count("Create services"), 0);
+  EXPECT_EQ(client_.Count("Create statefulsets"), 0);
+  EXPECT_EQ(client_.Count("Delete services"), 0);
+  EXPECT_EQ(client_.At(res::Services(), kNs, kRead), foreign);  // untouched
+  for (const auto& c : old_->commands) EXPECT_THAT(c, Not(HasSubstr("CONFIG SET")));
+  // Deleting the failed upgrade leaves the foreign Service alone.
+  ASSERT_TRUE(client_.Delete(res::RedisUpgrades(), kNs, kName, {}).ok());
+  static_cast<void>(Reconcile());
+  EXPECT_EQ(client_.At(res::Services(), kNs, kRead), foreign);
+}
+
 TEST_F(ReconcilerTest, InterruptedSwitchIsUndoneThenRetried) {
   BringToWaiting();
   // The operator died right after blocking writes (attempt 1 at step Blocked).

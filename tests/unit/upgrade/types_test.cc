@@ -20,8 +20,9 @@ json Sample() {
              "switchover": {"mode": "MaintenanceWindow",
                             "maintenanceWindow": {"start": "03:00", "duration": "1h",
                                                   "timeZone": "Europe/Paris"},
-                            "maxLagBytes": 1000, "maxReadOnlySeconds": 30}},
-    "status": {"phase": "Syncing", "sourceVersion": "5.0.14",
+                            "maxLagBytes": 1000, "maxReadOnlySeconds": 30},
+             "readService": {"name": "orders-redis-read"}},
+    "status": {"phase": "Syncing", "sourceVersion": "5.0.14", "readService": "orders-redis-read",
                "sync": {"lagBytes": 1234, "masterLinkStatus": "up", "fullSyncDone": true},
                "switch": {"attempts": 1, "writeBlockedMillis": 180},
                "conditions": [{"type": "Ready", "status": "False", "reason": "Syncing",
@@ -46,6 +47,9 @@ TEST(TypesTest, ParsesAFullObject) {
   ASSERT_TRUE(u->spec.window);
   EXPECT_EQ(u->spec.window->time_zone, "Europe/Paris");
   EXPECT_EQ(u->spec.max_read_only_seconds, 30);
+  ASSERT_TRUE(u->spec.read_service);
+  EXPECT_EQ(u->spec.read_service->name, "orders-redis-read");
+  EXPECT_EQ(u->status.read_service, "orders-redis-read");
   EXPECT_EQ(u->status.phase, Phase::kSyncing);
   EXPECT_EQ(u->status.sync.lag_bytes, 1234);
   EXPECT_EQ(u->status.sw.write_blocked_millis, 180);
@@ -62,6 +66,9 @@ TEST(TypesTest, DefaultsWhenFieldsAreAbsent) {
   EXPECT_EQ(u->spec.max_lag_bytes, 10 * 1024 * 1024);
   EXPECT_FALSE(u->spec.replicas);
   EXPECT_FALSE(u->spec.auth);
+  EXPECT_FALSE(u->spec.read_service);
+  EXPECT_FALSE(SpecToJson(u->spec).contains("readService"));
+  EXPECT_FALSE(StatusToJson(u->status).contains("readService"));
   EXPECT_FALSE(u->HasFinalizer());
 }
 
@@ -88,6 +95,7 @@ TEST(TypesTest, StatusRoundTrip) {
   auto back = StatusFromJson(StatusToJson(s));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, s);
+  EXPECT_EQ(StatusToJson(s)["readService"], "orders-redis-read");
 }
 
 TEST(TypesTest, SpecRoundTrip) {
@@ -97,6 +105,13 @@ TEST(TypesTest, SpecRoundTrip) {
   auto again = RedisUpgradeFromJson(obj);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->spec, u->spec);
+  EXPECT_EQ(SpecToJson(u->spec)["readService"], json({{"name", "orders-redis-read"}}));
+  // Equality sees the read Service.
+  RedisUpgradeSpec other = u->spec;
+  other.read_service->name = "other-read";
+  EXPECT_NE(other, u->spec);
+  other.read_service.reset();
+  EXPECT_NE(other, u->spec);
 }
 
 TEST(ConditionsTest, TransitionTimeChangesOnlyWithStatus) {
