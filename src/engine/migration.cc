@@ -118,24 +118,6 @@ class StateFile final : public RecordSink {
   std::map<std::string, std::string> sync_saved_;
 };
 
-// Stands in for an old master that cannot be reached when a switch past the
-// point of no return is finished: every command fails, nothing is attempted twice.
-class UnreachableConnection final : public redis::Connection {
- public:
-  UnreachableConnection(redis::Endpoint ep, Status why)
-      : ep_(std::move(ep)), why_(std::move(why)) {}
-  StatusOr<redis::Reply> Command(const std::vector<std::string>&) override { return why_; }
-  StatusOr<std::vector<redis::Reply>> Pipeline(
-      const std::vector<std::vector<std::string>>&) override {
-    return why_;
-  }
-  const redis::Endpoint& endpoint() const override { return ep_; }
-
- private:
-  redis::Endpoint ep_;
-  Status why_;
-};
-
 // Since when a condition has held (no std::optional: GCC 12 warns falsely on it).
 struct Since {
   bool set = false;
@@ -237,7 +219,7 @@ class Migration {
       Say("resume: source " + opts_.source.ToString() +
           " unreachable; finishing the switch without it: " + src.status().message());
       src_ = std::make_unique<redis::Admin>(
-          std::make_unique<UnreachableConnection>(opts_.source, src.status()));
+          redis::NewUnreachableConnection(opts_.source, src.status()));
     } else {
       FailDial("source", opts_.source, src.status());
       return;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <memory>
 #include <set>
 
 namespace ruo::redis {
@@ -135,6 +136,30 @@ std::string RedactSecrets(std::string_view text, const std::vector<std::string>&
     }
   }
   return out;
+}
+
+namespace {
+
+class UnreachableConnection final : public redis::Connection {
+ public:
+  UnreachableConnection(redis::Endpoint ep, Status why)
+      : ep_(std::move(ep)), why_(std::move(why)) {}
+  StatusOr<redis::Reply> Command(const std::vector<std::string>&) override { return why_; }
+  StatusOr<std::vector<redis::Reply>> Pipeline(
+      const std::vector<std::vector<std::string>>&) override {
+    return why_;
+  }
+  const redis::Endpoint& endpoint() const override { return ep_; }
+
+ private:
+  redis::Endpoint ep_;
+  Status why_;
+};
+
+}  // namespace
+
+std::unique_ptr<Connection> NewUnreachableConnection(Endpoint ep, Status why) {
+  return std::make_unique<UnreachableConnection>(std::move(ep), std::move(why));
 }
 
 }  // namespace ruo::redis

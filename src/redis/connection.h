@@ -58,6 +58,11 @@ class Dialer {
 
 std::unique_ptr<Dialer> NewHiredisDialer();
 
+// A connection to a server that cannot be reached: every command fails with
+// `why`. Stands in for an old master that is gone when a switch past the point
+// of no return is finished, so nothing is attempted twice.
+std::unique_ptr<Connection> NewUnreachableConnection(Endpoint ep, Status why);
+
 // A name for a command in messages, without argument values that may be secret:
 // "SET", "CONFIG SET min-replicas-to-write", "CLIENT PAUSE", "SLAVEOF 10.0.0.1 6379".
 std::string DescribeCommand(const std::vector<std::string>& argv);

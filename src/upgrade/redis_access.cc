@@ -1,25 +1,6 @@
 #include "upgrade/redis_access.h"
 
 namespace ruo::upgrade {
-namespace {
-
-class UnreachableConnection final : public redis::Connection {
- public:
-  UnreachableConnection(redis::Endpoint ep, Status why)
-      : ep_(std::move(ep)), why_(std::move(why)) {}
-  StatusOr<redis::Reply> Command(const std::vector<std::string>&) override { return why_; }
-  StatusOr<std::vector<redis::Reply>> Pipeline(
-      const std::vector<std::vector<std::string>>&) override {
-    return why_;
-  }
-  const redis::Endpoint& endpoint() const override { return ep_; }
-
- private:
-  redis::Endpoint ep_;
-  Status why_;
-};
-
-}  // namespace
 
 StatusOr<std::unique_ptr<redis::Admin>> ConnectRedis(ReconcileContext& ctx,
                                                      const redis::Endpoint& ep) {
@@ -36,7 +17,7 @@ std::unique_ptr<redis::Admin> UnreachableAdmin(const redis::Endpoint& ep, Status
   if (why.ok() || why.code() != StatusCode::kUnavailable) {
     why = Unavailable("Redis at " + ep.ToString() + " is unreachable: " + why.message());
   }
-  return std::make_unique<redis::Admin>(std::make_unique<UnreachableConnection>(ep, why));
+  return std::make_unique<redis::Admin>(redis::NewUnreachableConnection(ep, why));
 }
 
 bool IsUnreachable(const Status& s) {
