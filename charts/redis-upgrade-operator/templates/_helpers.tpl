@@ -33,16 +33,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{/* The rules the operator needs in every namespace it watches: exact verbs only. */}}
+{{/*
+The rules the operator needs in every namespace it watches: exactly the calls
+the code makes (src/upgrade, src/runtime, src/cmd, src/k8s/events.cc), nothing
+more. Informers list + watch RedisUpgrades, StatefulSets, Pods and Services;
+the reconciler gets them, patches the RedisUpgrade's finalizers, writes its
+status through the status subresource (update), creates and deletes the new
+StatefulSet and headless Service, patches the instance Service's selector (the
+switch), reads the auth Secret, and records Events (create, then patch to bump
+the count of a repeated one).
+*/}}
 {{- define "ruo.rules" -}}
 - apiGroups: ["redisupgrade.dev"]
   resources: ["redisupgrades"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["redisupgrade.dev"]
   resources: ["redisupgrades/status"]
-  verbs: ["get", "update", "patch"]
-- apiGroups: ["redisupgrade.dev"]
-  resources: ["redisupgrades/finalizers"]
   verbs: ["update"]
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
@@ -59,7 +65,5 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
 {{- end -}}
+
