@@ -109,9 +109,7 @@ Status Admin::ConfigSet(const std::string& name, const std::string& value) {
   return RunOk(ConfigSetArgv(name, value));
 }
 
-StatusOr<int64_t> Admin::GetMinReplicasToWrite() {
-  RUO_RETURN_IF_ERROR(EnsureVersion());
-  std::string name = MinReplicasToWriteName(caps_);
+StatusOr<int64_t> Admin::ConfigGetInt(const std::string& name) {
   RUO_ASSIGN_OR_RETURN(std::string value, ConfigGet(name));
   int64_t n = 0;
   if (!ParseInt64(value, &n)) {
@@ -119,6 +117,11 @@ StatusOr<int64_t> Admin::GetMinReplicasToWrite() {
                     ": not a number: " + value);
   }
   return n;
+}
+
+StatusOr<int64_t> Admin::GetMinReplicasToWrite() {
+  RUO_RETURN_IF_ERROR(EnsureVersion());
+  return ConfigGetInt(MinReplicasToWriteName(caps_));
 }
 
 Status Admin::SetMinReplicasToWrite(int64_t n) {
@@ -128,14 +131,7 @@ Status Admin::SetMinReplicasToWrite(int64_t n) {
 
 StatusOr<int64_t> Admin::GetMinReplicasMaxLag() {
   RUO_RETURN_IF_ERROR(EnsureVersion());
-  std::string name = MinReplicasMaxLagName(caps_);
-  RUO_ASSIGN_OR_RETURN(std::string value, ConfigGet(name));
-  int64_t n = 0;
-  if (!ParseInt64(value, &n)) {
-    return Internal("CONFIG GET " + name + " on " + endpoint().ToString() +
-                    ": not a number: " + value);
-  }
-  return n;
+  return ConfigGetInt(MinReplicasMaxLagName(caps_));
 }
 
 Status Admin::SetMinReplicasMaxLag(int64_t seconds) {

@@ -66,6 +66,8 @@ class Admin {
   std::vector<std::string> ReplicaOfArgv(const Endpoint& master) const;
 
  private:
+  // CONFIG GET of an integer setting; Internal when the value is not a number.
+  StatusOr<int64_t> ConfigGetInt(const std::string& name);
   StatusOr<Reply> Run(const std::vector<std::string>& argv);
   Status RunOk(const std::vector<std::string>& argv);
 
