@@ -24,6 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. "$ROOT/hack/lib/sample-instance.sh"
 BUILD_DIR=${BUILD_DIR:-build}
 KEYS=${DEMO_KEYS:-100000}
 VALUE_BYTES=${DEMO_VALUE_BYTES:-100}
@@ -125,31 +126,7 @@ k -n "$OPNS" get deploy,pods -o wide | sed 's/^/   /'
 # ---- 4. the Redis instance ---------------------------------------------------
 say "creating the Redis instance $NS/$SVC (StatefulSet redis:7.0 + Service) and loading $KEYS keys"
 k create namespace "$NS" >/dev/null
-k apply -f - >/dev/null <<EOF
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: $SVC, namespace: $NS}
-spec:
-  replicas: 1
-  serviceName: $SVC
-  selector: {matchLabels: {app: $SVC}}
-  template:
-    metadata: {labels: {app: $SVC}}
-    spec:
-      containers:
-      - name: redis
-        image: redis:7.0
-        args: ["--port", "6379", "--save", "", "--appendonly", "no"]
-        ports: [{name: redis, containerPort: 6379}]
-        resources: {limits: {memory: 1Gi}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: $SVC, namespace: $NS}
-spec:
-  selector: {statefulset.kubernetes.io/pod-name: $SVC-0}
-  ports: [{name: redis, port: 6379, targetPort: redis}]
-EOF
+sample_instance_yaml "$NS" "$SVC" 1Gi | k apply -f - >/dev/null
 k -n "$NS" wait --for=condition=Ready pod/$SVC-0 --timeout=120s >/dev/null || die "redis pod not Ready"
 OLD_IP=$(jp pod/$SVC-0 '{.status.podIP}')
 VIP=$(vip "$NS" "$SVC")

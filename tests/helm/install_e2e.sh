@@ -18,6 +18,7 @@
 SRC=${1:?usage: install_e2e.sh SOURCE_DIR OPERATOR_BINARY}
 BIN=$(realpath "${2:?usage: install_e2e.sh SOURCE_DIR OPERATOR_BINARY}")
 . "$(dirname "$0")/lib.sh"
+. "$SRC/hack/lib/sample-instance.sh"
 export RUO_CLUSTER_DIR=${RUO_CLUSTER_DIR:-/tmp/ruo-cluster-helm}
 RELEASE=ruo
 OPNS=ruo-system
@@ -105,31 +106,7 @@ log "RBAC: granted and denied as expected"
 
 # ---- the Redis instance --------------------------------------------------------
 k create namespace "$NS" >/dev/null
-k apply -f - >/dev/null <<EOF
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: $SVC, namespace: $NS}
-spec:
-  replicas: 1
-  serviceName: $SVC
-  selector: {matchLabels: {app: $SVC}}
-  template:
-    metadata: {labels: {app: $SVC}}
-    spec:
-      containers:
-      - name: redis
-        image: redis:7.0
-        args: ["--port", "6379", "--save", "", "--appendonly", "no"]
-        ports: [{name: redis, containerPort: 6379}]
-        resources: {limits: {memory: 512Mi}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: $SVC, namespace: $NS}
-spec:
-  selector: {statefulset.kubernetes.io/pod-name: $SVC-0}
-  ports: [{name: redis, port: 6379, targetPort: redis}]
-EOF
+sample_instance_yaml "$NS" "$SVC" 512Mi | k apply -f - >/dev/null
 k -n "$NS" wait --for=condition=Ready pod/$SVC-0 --timeout=120s >/dev/null || fail "redis pod not Ready"
 OLD_IP=$(jp pod/$SVC-0 '{.status.podIP}')
 VIP=$(wait_vip "$NS" "$SVC")
