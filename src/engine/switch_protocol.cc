@@ -95,6 +95,17 @@ Status SwitchProtocol::Save(SwitchRecord& record, SwitchStep step) {
   return s;
 }
 
+Status SwitchProtocol::Note(SwitchRecord& record, SwitchStep step) {
+  const SwitchStep before = record.step;
+  record.step = step;
+  Status s = sink_.Note(record);
+  if (!s.ok()) {
+    record.step = before;
+    return s.Annotate("persisting switch step " + std::string(SwitchStepName(step)));
+  }
+  return s;
+}
+
 StatusOr<SwitchOutcome> SwitchProtocol::Run(SwitchRecord& record,
                                             const TrafficMover& move_traffic) {
   if (record.step == SwitchStep::kCompleted) return SwitchOutcome::kCompleted;
@@ -131,11 +142,13 @@ StatusOr<SwitchOutcome> SwitchProtocol::Run(SwitchRecord& record,
   // The fence counts only replicas within max-lag, and max-lag 0 turns it off.
   if (max_lag_value == "0") record.saved_config[max_lag] = max_lag_value;
   record.fence_offset = record.promoted_offset = record.sealed_offset = -1;
-  record.block_started_unix_ms = 0;
   record.write_blocked_ms = -1;
   record.clients_killed = 0;
   record.replication_source = redis::Endpoint{nr.master_host, nr.master_port}.ToString();
 
+  // Stored now so that an undo after a crash inside the window (whose steps
+  // are only noted) can still tell how long writes were blocked.
+  record.block_started_unix_ms = UnixMs(clock_);
   // Nothing was changed yet if this save fails.
   RUO_RETURN_IF_ERROR(Save(record, SwitchStep::kBlocking));
   auto outcome =
@@ -191,7 +204,7 @@ StatusOr<SwitchOutcome> SwitchProtocol::Attempt(SwitchRecord& record,
     t = info.replication.master_repl_offset;
   }
   record.fence_offset = t;
-  RUO_RETURN_IF_ERROR(Save(record, SwitchStep::kBlocked));
+  RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kBlocked));
   spdlog::info("switch: writes blocked attempt={} method={} fence_offset={}", record.attempt,
                method, t);
 
@@ -221,7 +234,7 @@ StatusOr<SwitchOutcome> SwitchProtocol::Attempt(SwitchRecord& record,
   }
 
   // Promote, reading N atomically with it.
-  RUO_RETURN_IF_ERROR(Save(record, SwitchStep::kPromoting));
+  RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kPromoting));
   {
     RUO_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
                          new_.Transaction({{"INFO", "replication"}, {"SLAVEOF", "NO", "ONE"}}));
@@ -230,10 +243,10 @@ StatusOr<SwitchOutcome> SwitchProtocol::Attempt(SwitchRecord& record,
     RUO_ASSIGN_OR_RETURN(redis::Info info, InfoFrom(replies[0], "promotion"));
     record.promoted_offset = info.replication.slave_repl_offset;
   }
-  RUO_RETURN_IF_ERROR(Save(record, SwitchStep::kPromoted));
+  RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kPromoted));
 
   // Seal the old master, reading S atomically with it (2.8 resets offsets after SLAVEOF).
-  RUO_RETURN_IF_ERROR(Save(record, SwitchStep::kSealing));
+  RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kSealing));
   {
     RUO_ASSIGN_OR_RETURN(
         std::vector<redis::Reply> replies,
@@ -243,7 +256,7 @@ StatusOr<SwitchOutcome> SwitchProtocol::Attempt(SwitchRecord& record,
     RUO_ASSIGN_OR_RETURN(redis::Info info, InfoFrom(replies[0], "seal"));
     record.sealed_offset = info.replication.master_repl_offset;
   }
-  RUO_RETURN_IF_ERROR(Save(record, SwitchStep::kSealed));
+  RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kSealed));
 
   // Verify: every byte the old master acknowledged is on the new one.
   const int64_t s = record.sealed_offset;

@@ -73,6 +73,9 @@ class SwitchProtocol {
                                  std::optional<TimePoint> block_start);
   void RepointReplicas();
   int64_t KillClients();
+  // A step the last Save covers (RecordSink::Note): taken inside the
+  // write-blocked window, where every durable store adds to the pause.
+  Status Note(SwitchRecord& record, SwitchStep step);
   Status Save(SwitchRecord& record, SwitchStep step);
 
   redis::Admin& old_;

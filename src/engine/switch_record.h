@@ -1,6 +1,8 @@
 // The switch protocol's state as plain data. It is persisted (the CR's status,
 // or migrate's --state-file) BEFORE each change it describes is made, so a
-// process killed at any instant can finish or undo from it.
+// process killed at any instant can finish or undo from it. Steps between
+// kBlocking and kVerified need no record of their own: undo from kBlocking
+// checks each server's role and is idempotent, so it covers them all.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +62,10 @@ class RecordSink {
  public:
   virtual ~RecordSink() = default;
   virtual Status Save(const SwitchRecord& record) = 0;
+  // A step inside the write-blocked window that the last Save already covers
+  // (undo from it is the same). A sink may skip storing it: in Kubernetes each
+  // store is an API write that would lengthen the window. Default: Save.
+  virtual Status Note(const SwitchRecord& record) { return Save(record); }
 };
 
 }  // namespace ruo::engine

@@ -83,12 +83,18 @@ log "operator pod $POD Ready on $POD_IP (readinessProbe httpGet /readyz)"
 SA=system:serviceaccount:$OPNS:$RELEASE-redis-upgrade-operator
 [ -s "$RUO_CLUSTER_DIR"/pods/${OPNS}_${POD}_*/serviceaccount/token ] || fail "no projected token for $POD"
 METRICS_VIP=$(wait_vip "$OPNS" "$RELEASE-redis-upgrade-operator-metrics")
+# Read the whole body before matching: `curl | grep -q` fails under pipefail
+# when grep exits at the first match and curl cannot finish writing (curl 23).
+is_leader() {
+  local body
+  body=$(curl -fsS "http://$METRICS_VIP:8080/metrics" 2>/dev/null) || return 1
+  grep -q '^redisupgrade_leader 1' <<<"$body"
+}
 for _ in $(seq 60); do
-  curl -fsS "http://$METRICS_VIP:8080/metrics" 2>/dev/null | grep -q '^redisupgrade_leader 1' && break
+  is_leader && break
   sleep 0.5
 done
-curl -fsS "http://$METRICS_VIP:8080/metrics" | grep -q '^redisupgrade_leader 1' ||
-  fail "the operator did not become leader (metrics through the Service VIP)"
+is_leader || fail "the operator did not become leader (metrics through the Service VIP)"
 log "metrics Service $METRICS_VIP:8080 answers; redisupgrade_leader 1"
 # RBAC: what the operator may and may not do, as the apiserver decides it.
 can() { [ "$(k auth can-i --as "$SA" "$@" 2>/dev/null)" = yes ]; }

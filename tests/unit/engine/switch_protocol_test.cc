@@ -13,6 +13,7 @@ namespace {
 using std::chrono::milliseconds;
 using testing::Bulk;
 using testing::ConfigValue;
+using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using testing::EventLog;
 using testing::FakeConnection;
@@ -29,19 +30,24 @@ const std::chrono::system_clock::time_point kStart{milliseconds(1700000000000)};
 class RecordingSink : public RecordSink {
  public:
   explicit RecordingSink(EventLog* log) : log_(log) {}
-  Status Save(const SwitchRecord& r) override {
-    log_->Add("save: " + std::string(SwitchStepName(r.step)));
+  Status Save(const SwitchRecord& r) override { return Store("save: ", r, &saved); }
+  // Noted steps are logged apart so the tests show which steps are durable.
+  Status Note(const SwitchRecord& r) override { return Store("note: ", r, &noted); }
+  std::vector<SwitchRecord> saved;
+  std::vector<SwitchRecord> noted;
+  std::optional<SwitchStep> fail_at;
+
+ private:
+  Status Store(const std::string& what, const SwitchRecord& r, std::vector<SwitchRecord>* into) {
+    log_->Add(what + std::string(SwitchStepName(r.step)));
     if (fail_at && *fail_at == r.step && !failed_) {
       failed_ = true;
       return Unavailable("status update refused", "Conflict");
     }
-    saved.push_back(r);
+    into->push_back(r);
     return Status::Ok();
   }
-  std::vector<SwitchRecord> saved;
-  std::optional<SwitchStep> fail_at;
 
- private:
   EventLog* log_;
   bool failed_ = false;
 };
@@ -148,12 +154,12 @@ TEST(SwitchProtocolTest, Redis70PauseWriteCompleted) {
 
   std::vector<std::string> want = PrepareLines("replicas");
   Append(want, {"save: Blocking", "old: CLIENT PAUSE 1000 WRITE", "old: INFO replication",
-                "save: Blocked", "new: INFO replication", "new: INFO replication",
-                "old: CONFIG SET min-replicas-to-write 1001", "save: Promoting"});
+                "note: Blocked", "new: INFO replication", "new: INFO replication",
+                "old: CONFIG SET min-replicas-to-write 1001", "note: Promoting"});
   Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
-  Append(want, {"save: Promoted", "save: Sealing"});
+  Append(want, {"note: Promoted", "note: Sealing"});
   Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
-  Append(want, {"save: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
+  Append(want, {"note: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
   Append(want, Kills(3));
   Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
@@ -199,11 +205,11 @@ TEST(SwitchProtocolTest, Redis60MultiFencePauseCompleted) {
   want.push_back("save: Blocking");
   Append(want, Tx("old", {"CONFIG SET min-replicas-to-write 1001", "CLIENT PAUSE 200",
                           "INFO replication"}));
-  Append(want, {"save: Blocked", "new: INFO replication", "save: Promoting"});
+  Append(want, {"note: Blocked", "new: INFO replication", "note: Promoting"});
   Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
-  Append(want, {"save: Promoted", "save: Sealing"});
+  Append(want, {"note: Promoted", "note: Sealing"});
   Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
-  Append(want, {"save: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
+  Append(want, {"note: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
   Append(want, Kills(3));
   want.push_back("save: Completed");  // no unpause: the pause expired long ago
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
@@ -231,11 +237,11 @@ TEST(SwitchProtocolTest, Redis40MultiFencePauseCompletedWithOverhead) {
   want.push_back("save: Blocking");
   Append(want, Tx("old",
                   {"CONFIG SET min-slaves-to-write 1001", "CLIENT PAUSE 200", "INFO replication"}));
-  Append(want, {"save: Blocked", "new: INFO replication", "save: Promoting"});
+  Append(want, {"note: Blocked", "new: INFO replication", "note: Promoting"});
   Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
-  Append(want, {"save: Promoted", "save: Sealing"});
+  Append(want, {"note: Promoted", "note: Sealing"});
   Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
-  Append(want, {"save: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
+  Append(want, {"note: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
   Append(want, Kills(3));
   want.push_back("save: Completed");
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
@@ -264,11 +270,11 @@ TEST(SwitchProtocolTest, Redis28FenceCompleted) {
   std::vector<std::string> want = PrepareLines("slaves");
   want.push_back("save: Blocking");
   Append(want, Tx("old", {"CONFIG SET min-slaves-to-write 1001", "INFO replication"}));
-  Append(want, {"save: Blocked", "new: INFO replication", "save: Promoting"});
+  Append(want, {"note: Blocked", "new: INFO replication", "note: Promoting"});
   Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
-  Append(want, {"save: Promoted", "save: Sealing"});
+  Append(want, {"note: Promoted", "note: Sealing"});
   Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
-  Append(want, {"save: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
+  Append(want, {"note: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
   Append(want, Kills(3));
   want.push_back("save: Completed");
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
@@ -308,14 +314,22 @@ TEST(SwitchProtocolTest, RecordSavedBeforeEachChange) {
     EXPECT_LT(blocking, log.IndexOfPrefix("old: CONFIG SET"));
     EXPECT_LT(blocking, log.IndexOfPrefix("old: CLIENT PAUSE"));
     EXPECT_LT(blocking, log.IndexOf("old: MULTI"));
-    EXPECT_LT(log.IndexOf("save: Promoting"), log.IndexOf("new: SLAVEOF NO ONE"));
-    EXPECT_LT(log.IndexOf("save: Sealing"), log.IndexOf("old: SLAVEOF 127.0.0.1 1"));
+    EXPECT_LT(log.IndexOf("note: Promoting"), log.IndexOf("new: SLAVEOF NO ONE"));
+    EXPECT_LT(log.IndexOf("note: Sealing"), log.IndexOf("old: SLAVEOF 127.0.0.1 1"));
     EXPECT_LT(log.IndexOf("save: Verified"), log.IndexOf("mover"));
     EXPECT_LT(log.IndexOf("save: TrafficMoved"), log.IndexOf("old: CLIENT KILL TYPE normal"));
-    // Blocking carries the original values.
+    // Blocking carries the original values and when the block began.
     ASSERT_FALSE(env.sink.saved.empty());
     EXPECT_EQ(env.sink.saved[0].step, SwitchStep::kBlocking);
     EXPECT_EQ(env.sink.saved[0].saved_config.at("min-" + names + "-to-write"), "0");
+    EXPECT_GT(env.sink.saved[0].block_started_unix_ms, 0);
+    // Inside the write-blocked window only the point of no return is durable:
+    // the other steps are covered by undo from Blocking (ResumeUndoTest).
+    std::vector<std::string> durable, noted;
+    for (const auto& r : env.sink.saved) durable.emplace_back(SwitchStepName(r.step));
+    for (const auto& r : env.sink.noted) noted.emplace_back(SwitchStepName(r.step));
+    EXPECT_THAT(durable, ElementsAre("Blocking", "Verified", "TrafficMoved", "Completed"));
+    EXPECT_THAT(noted, ElementsAre("Blocked", "Promoting", "Promoted", "Sealing", "Sealed"));
   }
 }
 
@@ -338,7 +352,7 @@ TEST(SwitchProtocolTest, CatchUpTimeoutOn70Releases) {
 
   std::vector<std::string> want = PrepareLines("replicas");
   Append(want, {"save: Blocking", "old: CLIENT PAUSE 300 WRITE", "old: INFO replication",
-                "save: Blocked"});
+                "note: Blocked"});
   Append(want, std::vector<std::string>(4, "new: INFO replication"));
   Append(want, {"old: CLIENT UNPAUSE", "save: Idle"});
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
@@ -368,7 +382,7 @@ TEST(SwitchProtocolTest, CatchUpTimeoutOn40RestoresFence) {
   want.push_back("save: Blocking");
   Append(want, Tx("old",
                   {"CONFIG SET min-slaves-to-write 1001", "CLIENT PAUSE 200", "INFO replication"}));
-  want.push_back("save: Blocked");
+  want.push_back("note: Blocked");
   Append(want, std::vector<std::string>(4, "new: INFO replication"));
   Append(want, {"old: CONFIG SET min-slaves-to-write 0", "save: Idle"});
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
@@ -438,7 +452,7 @@ TEST(SwitchProtocolTest, VerificationFailureOn70Undoes) {
   EXPECT_EQ(*out, SwitchOutcome::kReleased);
   env.ExpectAllConsumed();
 
-  std::vector<std::string> tail = {"save: Sealed",
+  std::vector<std::string> tail = {"note: Sealed",
                                    "save: Undoing",
                                    "old: INFO replication",
                                    "old: SLAVEOF NO ONE",
@@ -684,7 +698,11 @@ TEST_P(ResumeUndoTest, UndoesTheAttempt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryStepBeforeVerified, ResumeUndoTest,
+                         // A crash anywhere inside the window leaves Blocking stored,
+                         // whatever the servers' roles are by then.
                          ::testing::Values(UndoCase{SwitchStep::kBlocking, false, false},
+                                           UndoCase{SwitchStep::kBlocking, false, true},
+                                           UndoCase{SwitchStep::kBlocking, true, true},
                                            UndoCase{SwitchStep::kBlocked, false, false},
                                            UndoCase{SwitchStep::kPromoting, false, false},
                                            UndoCase{SwitchStep::kPromoting, false, true},
