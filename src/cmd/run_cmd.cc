@@ -5,6 +5,7 @@
 // metrics and health endpoints report on it; SIGTERM/SIGINT shut down
 // gracefully, a second signal exits at once.
 #include <fmt/format.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -28,6 +29,7 @@
 #include "common/log.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
+#include "k8s/cpprest_transport.h"
 #include "k8s/events.h"
 #include "k8s/resource.h"
 #include "metrics/health_server.h"
@@ -47,6 +49,25 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr const char* kComponent = "redis-upgrade-operator";
+
+// cpprestsdk's pool threads only run socket I/O and short continuations (our
+// waits block on their own threads): a few are plenty for the watches and the
+// workers' requests (docs/benchmarks.md, "Operator footprint").
+constexpr size_t kHttpThreads = 4;
+
+// glibc's defaults favour throughput; the operator is small and mostly idle.
+// At most two malloc arenas (else up to one per thread, each keeping its own
+// freed memory), and fixed mmap/trim thresholds (else the mmap threshold grows
+// after the first large list response is freed, and later large buffers stay
+// in the heap for good). Before any thread starts.
+void TuneMalloc() {
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+}
+
+// How often freed heap pages are handed back (malloc_trim), from the manager's tick.
+constexpr std::chrono::seconds kTrimPeriod{30};
 
 // "15s", "500ms", "2m", "1h"; a bare number is seconds (controller-runtime's
 // flags are Go durations; this covers the forms people write).
@@ -175,7 +196,11 @@ class RunCommand : public Command {
 
     // Before any thread starts, so every thread inherits the blocked mask.
     SignalWatcher signals;
+    TuneMalloc();
     log::Init(log_level_, log_json_);
+    if (Status s = k8s::InitCppRestThreadPool(kHttpThreads); !s.ok()) {
+      return Fail("cannot set up the HTTP client", s);
+    }
     int rc = Run(signals);
     spdlog::default_logger()->flush();
     return rc;
@@ -213,6 +238,14 @@ class RunCommand : public Command {
     };
     hooks.on_queue_depth = [&metrics](size_t depth) { metrics.SetWorkqueueDepth(depth); };
     hooks.on_leader = [&metrics](bool leader) { metrics.SetLeader(leader); };
+    hooks.on_tick = [last = std::chrono::steady_clock::time_point()]() mutable {
+      // glibc keeps freed pages inside the heap (only its top is trimmed):
+      // give them back after the initial lists and then every half minute.
+      auto now = std::chrono::steady_clock::now();
+      if (now - last < kTrimPeriod) return;
+      last = now;
+      malloc_trim(0);
+    };
     // Declared before the manager, which holds a reference to it.
     std::unique_ptr<k8s::Client> lease_client;
     runtime::Manager manager(options, reconciler, hooks);
@@ -304,18 +337,27 @@ class RunCommand : public Command {
   // its mappings read that scope's caches.
   static void WatchNamespace(runtime::Manager& manager, k8s::Client& client,
                              metrics::OperatorMetrics& metrics, const std::string& ns) {
-    auto informer = [&](k8s::ResourceRef ref, std::string selector = {}) -> runtime::Informer& {
+    // The caches feed only the mappings below (the reconciler reads the API
+    // server), so each keeps just what upgrade/watch_mapping.cc reads: whole
+    // Pods and Services of every instance in the scope would otherwise be most
+    // of the operator's memory.
+    auto informer = [&](k8s::ResourceRef ref, std::vector<std::string> keep,
+                        std::string selector = {}) -> runtime::Informer& {
       runtime::InformerOptions o;
       o.ns = ns;
       o.label_selector = std::move(selector);
+      o.keep_fields = std::move(keep);
       return manager.AddInformer(
           std::make_unique<runtime::Informer>(client, std::move(ref), std::move(o)));
     };
-    runtime::Informer& upgrades = informer(k8s::resources::RedisUpgrades());
+    runtime::Informer& upgrades =
+        informer(k8s::resources::RedisUpgrades(),
+                 {"/spec/instance/service", "/status/phase", "/status/oldMasterPod"});
     runtime::Informer& statefulsets =
-        informer(k8s::resources::StatefulSets(), upgrade::kOwnerLabel);
-    runtime::Informer& pods = informer(k8s::resources::Pods());
-    runtime::Informer& services = informer(k8s::resources::Services());
+        informer(k8s::resources::StatefulSets(), {"/metadata/labels"}, upgrade::kOwnerLabel);
+    runtime::Informer& pods = informer(k8s::resources::Pods(), {"/metadata/labels"});
+    runtime::Informer& services =
+        informer(k8s::resources::Services(), {"/metadata/labels", "/spec/selector"});
 
     manager.Watch(upgrades, upgrade::KeysForRedisUpgrade);
     manager.Watch(statefulsets, upgrade::KeysForStatefulSet);

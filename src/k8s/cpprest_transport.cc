@@ -12,6 +12,7 @@
 #include <cpprest/http_client.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pplx/threadpool.h>
 
 #include <algorithm>
 #include <boost/asio/ssl.hpp>
@@ -394,6 +395,17 @@ class CppRestTransport final : public HttpTransport {
 };
 
 }  // namespace
+
+Status InitCppRestThreadPool(size_t threads) {
+  if (threads == 0) return InvalidArgument("the HTTP thread pool needs at least one thread");
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+  } catch (const std::exception& e) {
+    return FailedPrecondition(std::string("cannot size the HTTP thread pool: ") + e.what(),
+                              "ThreadPoolInitialized");
+  }
+  return Status::Ok();
+}
 
 StatusOr<std::unique_ptr<HttpTransport>> NewCppRestTransport(const RestConfig& config) {
   if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {

@@ -16,4 +16,11 @@ namespace ruo::k8s {
 // Fails with kInvalidArgument when the server URL or the PEM data is unusable.
 StatusOr<std::unique_ptr<HttpTransport>> NewCppRestTransport(const RestConfig& config);
 
+// Sizes cpprestsdk's shared thread pool, which runs its socket I/O and every
+// task continuation: 40 threads by default on Linux, far more than a handful
+// of watches and requests need, and each thread costs a stack and (with
+// glibc) a malloc arena. Call once, before the first request; fails with
+// kFailedPrecondition once the pool exists.
+Status InitCppRestThreadPool(size_t threads);
+
 }  // namespace ruo::k8s

@@ -1,5 +1,7 @@
 // The controller loop: N workers take keys from the work queue and reconcile
-// them; the Result decides what happens to the key next.
+// them; the Result decides what happens to the key next. Event workers take
+// only keys from the queue's event lane, so a change is picked up at once even
+// while every other worker is busy with periodic polls.
 #pragma once
 
 #include <atomic>
@@ -30,7 +32,7 @@ struct ControllerHooks {
 class Controller {
  public:
   Controller(std::string name, Reconciler& reconciler, WorkQueue& queue, int workers,
-             ControllerHooks hooks = {});
+             ControllerHooks hooks = {}, int event_workers = 0);
   ~Controller();  // Stop()
 
   void Start();
@@ -39,7 +41,7 @@ class Controller {
   const std::string& name() const { return name_; }
 
  private:
-  void Worker();
+  void Worker(bool events_only);
   void Handle(const std::string& key);
 
   std::string name_;
@@ -47,6 +49,7 @@ class Controller {
   WorkQueue& queue_;
   int workers_;
   ControllerHooks hooks_;
+  int event_workers_;
   std::vector<std::thread> threads_;
   std::atomic<bool> started_{false};
 };

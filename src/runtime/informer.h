@@ -42,6 +42,12 @@ struct InformerOptions {
   std::string field_selector;
   // managedFields are often the larger half of an object and nothing here reads them.
   bool strip_managed_fields = true;
+  // When not empty, the cache keeps only these fields (JSON pointers such as
+  // "/spec/selector") plus the identity the informer itself needs (apiVersion,
+  // kind, metadata name, namespace, uid, resourceVersion, deletionTimestamp):
+  // handlers and lookups then see only those. A watch that feeds only a
+  // mapping needs a few fields of objects that are otherwise kilobytes each.
+  std::vector<std::string> keep_fields;
   // Backoff and paging of the list/watch (its selectors are taken from above).
   k8s::WatcherOptions watcher;
 };

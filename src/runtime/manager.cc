@@ -18,7 +18,7 @@ Manager::Manager(ManagerOptions options, Reconciler& reconciler, ManagerHooks ho
   ControllerHooks controller_hooks;
   controller_hooks.on_result = hooks_.on_result;
   controller_ = std::make_unique<Controller>(options_.name, tracker_, *queue_, options_.workers,
-                                             std::move(controller_hooks));
+                                             std::move(controller_hooks), options_.event_workers);
 }
 
 Manager::~Manager() {
@@ -124,6 +124,7 @@ RunOutcome Manager::Run(const k8s::CancelTokenPtr& stop) {
     std::unique_lock<std::mutex> lock(mu_);
     while (!lost_ && !stop->cancelled()) {
       if (hooks_.on_queue_depth) hooks_.on_queue_depth(queue_->Len());
+      if (hooks_.on_tick) hooks_.on_tick();
       cv_.wait_for(lock, options_.sample_period);
     }
   }

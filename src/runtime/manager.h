@@ -34,12 +34,19 @@ struct ManagerHooks {
       on_result;
   std::function<void(std::chrono::duration<double>)> on_queue_latency;
   std::function<void(size_t depth)> on_queue_depth;  // sampled every sample_period
+  // Every sample_period while the workers run (this process leads), on the
+  // thread in Run(): housekeeping of the process (run_cmd.cc trims the heap).
+  std::function<void()> on_tick;
   std::function<void(bool leader)> on_leader;
 };
 
 struct ManagerOptions {
   std::string name = "redisupgrade";
   int workers = 2;
+  // Beside `workers`, workers that take only keys changed by watch events
+  // (controller.h): the event -> reconcile latency then does not depend on how
+  // many objects are being polled.
+  int event_workers = 1;
   // controller-runtime's default: a cache that cannot sync means a broken
   // setup (RBAC, CRD missing); fail instead of serving stale nothing.
   std::chrono::milliseconds cache_sync_timeout{120000};

@@ -17,23 +17,39 @@ WorkQueue::~WorkQueue() {
 
 void WorkQueue::Add(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  AddLocked(key);
+  AddLocked(key, /*event=*/true);
 }
 
-void WorkQueue::AddLocked(const std::string& key) {
-  if (shutdown_ || dirty_.count(key)) return;
+void WorkQueue::AddLocked(const std::string& key, bool event) {
+  if (shutdown_) return;
+  if (dirty_.count(key)) {
+    if (!event || dirty_event_.count(key)) return;
+    // Already waiting in the delayed lane (or to be re-queued after Done):
+    // an event moves it up.
+    dirty_event_.insert(key);
+    auto it = std::find(delayed_.begin(), delayed_.end(), key);
+    if (it != delayed_.end()) {
+      delayed_.erase(it);
+      queue_.push_back(key);
+      cv_.notify_all();  // now a GetEvent() waiter may take it
+    }
+    return;
+  }
   dirty_.insert(key);
+  if (event) dirty_event_.insert(key);
   added_at_.emplace(key, Steady::now());
   if (processing_.count(key)) return;  // re-queued by Done()
-  queue_.push_back(key);
-  cv_.notify_one();
+  (event ? queue_ : delayed_).push_back(key);
+  // All: a GetEvent() waiter woken for a delayed key would go back to sleep
+  // and leave the key to nobody.
+  cv_.notify_all();
 }
 
 void WorkQueue::AddAfter(const std::string& key, std::chrono::milliseconds delay) {
   std::lock_guard<std::mutex> lock(mu_);
   if (shutdown_) return;
   if (delay.count() <= 0) {
-    AddLocked(key);
+    AddLocked(key, /*event=*/false);
     return;
   }
   auto ready = Steady::now() + delay;
@@ -55,13 +71,24 @@ int WorkQueue::NumRequeues(const std::string& key) {
 }
 
 std::optional<std::string> WorkQueue::Get() {
+  return Take(/*events_only=*/false);
+}
+
+std::optional<std::string> WorkQueue::GetEvent() {
+  return Take(/*events_only=*/true);
+}
+
+std::optional<std::string> WorkQueue::Take(bool events_only) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !queue_.empty() || shutdown_; });
-  if (queue_.empty()) return std::nullopt;
-  std::string key = std::move(queue_.front());
-  queue_.pop_front();
+  cv_.wait(lock,
+           [&] { return !queue_.empty() || (!events_only && !delayed_.empty()) || shutdown_; });
+  std::deque<std::string>& lane = !queue_.empty() || events_only ? queue_ : delayed_;
+  if (lane.empty()) return std::nullopt;
+  std::string key = std::move(lane.front());
+  lane.pop_front();
   processing_.insert(key);
   dirty_.erase(key);
+  dirty_event_.erase(key);
   auto it = added_at_.find(key);
   if (it != added_at_.end()) {
     if (latency_observer_) latency_observer_(Steady::now() - it->second);
@@ -74,8 +101,8 @@ void WorkQueue::Done(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   processing_.erase(key);
   if (dirty_.count(key) && !shutdown_) {
-    queue_.push_back(key);
-    cv_.notify_one();
+    (dirty_event_.count(key) ? queue_ : delayed_).push_back(key);
+    cv_.notify_all();  // see AddLocked()
   }
 }
 
@@ -96,18 +123,20 @@ bool WorkQueue::shutting_down() const {
 
 size_t WorkQueue::Len() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return queue_.size();
+  return queue_.size() + delayed_.size();
 }
 
 std::chrono::milliseconds WorkQueue::OldestWait() const {
   std::lock_guard<std::mutex> lock(mu_);
   auto now = Steady::now();
   std::chrono::milliseconds oldest{0};
-  for (const auto& key : queue_) {
-    auto it = added_at_.find(key);
-    if (it == added_at_.end()) continue;
-    oldest =
-        std::max(oldest, std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second));
+  for (const auto* lane : {&queue_, &delayed_}) {
+    for (const auto& key : *lane) {
+      auto it = added_at_.find(key);
+      if (it == added_at_.end()) continue;
+      oldest =
+          std::max(oldest, std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second));
+    }
   }
   return oldest;
 }
@@ -126,7 +155,7 @@ void WorkQueue::DelayLoop() {
       if (it->second <= now) {
         std::string key = it->first;
         it = waiting_.erase(it);
-        AddLocked(key);
+        AddLocked(key, /*event=*/false);
       } else {
         next = std::min(next, it->second);
         ++it;

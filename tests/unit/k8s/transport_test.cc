@@ -145,6 +145,49 @@ TEST(CppRestTransportTest, ConnectionRefusedIsUnavailable) {
   EXPECT_EQ(resp.status().code(), StatusCode::kUnavailable) << resp.status().ToString();
 }
 
+// Each test runs in its own process (gtest_discover_tests), so the pool is not
+// created yet. One thread, the fewest possible, still serves an open watch
+// stream and a request beside it: nothing of ours blocks a pool thread.
+TEST(CppRestTransportTest, ThreadPoolSizedOnceAndOneThreadServesStreamAndRequest) {
+  EXPECT_EQ(InitCppRestThreadPool(0).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(InitCppRestThreadPool(1).ok());
+  EXPECT_EQ(InitCppRestThreadPool(4).code(), StatusCode::kFailedPrecondition);
+
+  std::atomic<bool> done{false};
+  TestHttpServer server([&](const TestRequest& req, TestConn& conn) {
+    if (req.path == "/watch") {
+      conn.StartChunked();
+      conn.Chunk("{\"n\":1}\n");
+      while (!done && !conn.WaitPeerClosed(20)) {
+      }
+      return;
+    }
+    conn.Respond(200, R"({"ok":true})");
+  });
+  auto transport = Transport(server.url());
+  HttpRequest watch;
+  watch.path = "/watch";
+  auto reader = transport->Stream(watch, milliseconds(5000), nullptr);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto line = (*reader)->ReadLine();
+  ASSERT_TRUE(line.ok()) << line.status().ToString();
+  EXPECT_EQ(line->value_or(""), R"({"n":1})");
+
+  std::thread next_line([&] { (void)(*reader)->ReadLine(); });  // pending on the stream
+  HttpRequest get;
+  get.path = "/api/v1/namespaces";
+  for (int i = 0; i < 3; ++i) {
+    auto resp = transport->Send(get, milliseconds(5000), nullptr);
+    EXPECT_TRUE(resp.ok()) << resp.status().ToString();  // not ASSERT: next_line must be joined
+    if (resp.ok()) {
+      EXPECT_EQ(resp->body, R"({"ok":true})");
+    }
+  }
+  done = true;
+  (*reader)->Cancel();
+  next_line.join();
+}
+
 TEST(CppRestTransportTest, StreamsLinesAsTheyArrive) {
   TestHttpServer server([&](const TestRequest&, TestConn& conn) {
     conn.StartChunked();

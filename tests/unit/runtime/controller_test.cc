@@ -82,6 +82,53 @@ TEST(ControllerTest, RequeueAfterComesBack) {
   EXPECT_EQ(observed, 2);
 }
 
+// Blocks every reconcile of keys starting with "poll/" until released.
+class BlockingReconciler : public Reconciler {
+ public:
+  Result Reconcile(const std::string& key) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++calls_[key];
+    cv_.notify_all();
+    if (key.rfind("poll/", 0) == 0) cv_.wait(lock, [this] { return released_; });
+    return Result::Done();
+  }
+  bool WaitCalls(const std::string& key, int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, milliseconds(5000), [&] { return calls_[key] >= n; });
+  }
+  int Calls(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_[key];
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, int> calls_;
+  bool released_ = false;
+};
+
+TEST(ControllerTest, EventWorkerTakesAChangeWhileEveryWorkerPolls) {
+  BlockingReconciler rec;
+  WorkQueue q;
+  Controller c("test", rec, q, /*workers=*/1, {}, /*event_workers=*/1);
+  c.Start();
+  q.AddAfter("poll/1", milliseconds(0));
+  q.AddAfter("poll/2", milliseconds(0));
+  ASSERT_TRUE(rec.WaitCalls("poll/1", 1));  // the one worker is stuck in it
+  q.Add("ns/changed");
+  EXPECT_TRUE(rec.WaitCalls("ns/changed", 1));
+  EXPECT_EQ(rec.Calls("poll/2"), 0);  // the event worker leaves polls alone
+  rec.Release();
+  EXPECT_TRUE(rec.WaitCalls("poll/2", 1));  // the general worker, once free
+  c.Stop();
+}
+
 TEST(ResultTest, PhaseMacroStopsOnAnythingButContinue) {
   auto run = [](Result first, bool* second_ran) -> Result {
     RUO_PHASE(first);

@@ -186,6 +186,40 @@ TEST(InformerStoreTest, StripsManagedFields) {
   EXPECT_FALSE(inf.Get("ns/a")->at("metadata").contains("managedFields"));
 }
 
+TEST(InformerStoreTest, KeepFieldsKeepsOnlyThoseAndTheIdentity) {
+  FakeApi api;
+  InformerOptions o;
+  o.keep_fields = {"/metadata/labels", "/spec/selector", "/status/missing"};
+  Informer inf(api, k8s::resources::Services(), o);
+  Recorder rec;
+  inf.AddEventHandler(rec.Handler());
+  json svc = WithRv(Obj("Service", "ns", "a"), "1");
+  svc["metadata"]["uid"] = "u1";
+  svc["metadata"]["labels"] = {{"app", "x"}};
+  svc["metadata"]["annotations"] = {{"big", std::string(4096, 'x')}};
+  svc["spec"] = {{"selector", {{"app", "x"}}}, {"ports", json::array({{{"port", 6379}}})}};
+  svc["status"] = "not an object";  // a pointer through a non-object is skipped
+  inf.OnSync({svc}, "1");
+  json want = {{"apiVersion", svc["apiVersion"]},
+               {"kind", "Service"},
+               {"metadata",
+                {{"name", "a"},
+                 {"namespace", "ns"},
+                 {"uid", "u1"},
+                 {"resourceVersion", "1"},
+                 {"labels", {{"app", "x"}}}}},
+               {"spec", {{"selector", {{"app", "x"}}}}}};
+  EXPECT_EQ(*inf.Get("ns/a"), want);
+  EXPECT_EQ(rec.Take(), std::vector<std::string>{"add ns/a"});
+
+  // A change to a dropped field is still an update (a new resourceVersion).
+  json changed = WithRv(svc, "2");
+  changed["metadata"]["annotations"]["big"] = "y";
+  inf.OnEvent(Event(k8s::WatchEvent::Type::kModified, changed));
+  EXPECT_EQ(rec.Take(), std::vector<std::string>{"update ns/a 1->2"});
+  EXPECT_FALSE(inf.Get("ns/a")->at("metadata").contains("annotations"));
+}
+
 TEST(InformerStoreTest, HandlerMayReadTheCacheAndThrowWithoutBreakingOthers) {
   FakeApi api;
   Informer inf(api, k8s::resources::Pods());

@@ -88,9 +88,10 @@ struct Harness {
   k8s::CancelTokenPtr stop = k8s::CancelToken::Create();
   std::future<RunOutcome> outcome;
 
-  explicit Harness(ManagerOptions options = {}, Clock& clock = RealClock()) {
+  explicit Harness(ManagerOptions options = {}, Clock& clock = RealClock(),
+                   ManagerHooks hooks = {}) {
     options.sample_period = milliseconds(20);
-    manager = std::make_unique<Manager>(options, rec, ManagerHooks{}, clock);
+    manager = std::make_unique<Manager>(options, rec, std::move(hooks), clock);
     Informer& cms = manager->AddInformer(
         std::make_unique<Informer>(api, k8s::resources::ConfigMaps(), InformerOptions{}));
     manager->Watch(cms, OwnerKey);
@@ -129,6 +130,20 @@ TEST(ManagerTest, ReconcilesMappedKeysAndStopsCleanly) {
   EXPECT_FALSE(h.manager->Readyz().ok());  // shutting down
 }
 
+TEST(ManagerTest, TicksWhileRunningAndNotAfterStop) {
+  std::atomic<int> ticks{0};
+  ManagerHooks hooks;
+  hooks.on_tick = [&ticks] { ++ticks; };
+  Harness h({}, RealClock(), std::move(hooks));
+  h.Run();
+  EXPECT_TRUE(Eventually([&] { return ticks.load() >= 3; }));
+  RunOutcome out = h.Stop();
+  EXPECT_TRUE(out.status.ok()) << out.status.ToString();
+  const int after_stop = ticks.load();
+  std::this_thread::sleep_for(milliseconds(100));  // five sample periods
+  EXPECT_EQ(ticks.load(), after_stop);
+}
+
 TEST(ManagerTest, WaitsForRunningReconcileAndStartsNoNewOnes) {
   Harness h;
   h.rec.Block(true);
@@ -146,8 +161,11 @@ TEST(ManagerTest, WaitsForRunningReconcileAndStartsNoNewOnes) {
   RunOutcome out = h.outcome.get();
   EXPECT_TRUE(out.status.ok());
   EXPECT_TRUE(out.drained);
-  // At most the second worker picked one up before the stop; none after.
-  EXPECT_LE(h.rec.Calls("ns/b") + h.rec.Calls("ns/c") + h.rec.Calls("ns/d"), 1);
+  // At most the other workers (the second one and the event worker) picked
+  // one up each before the stop; none after.
+  const ManagerOptions defaults;
+  EXPECT_LE(h.rec.Calls("ns/b") + h.rec.Calls("ns/c") + h.rec.Calls("ns/d"),
+            defaults.workers - 1 + defaults.event_workers);
 }
 
 TEST(ManagerTest, GracefulShutdownIsBounded) {

@@ -36,6 +36,54 @@ TEST(WorkQueueTest, KeyAddedWhileProcessingIsRequeuedAfterDone) {
   EXPECT_EQ(q.Len(), 0u);
 }
 
+TEST(WorkQueueTest, EventsAreHandedOutBeforeDelayedKeys) {
+  WorkQueue q;
+  q.AddAfter("poll/1", milliseconds(0));  // a delay that is over: the delayed lane
+  q.AddAfter("poll/2", milliseconds(0));
+  q.Add("event/1");
+  EXPECT_EQ(q.Len(), 3u);
+  EXPECT_EQ(*q.Get(), "event/1");
+  EXPECT_EQ(*q.Get(), "poll/1");
+  EXPECT_EQ(*q.Get(), "poll/2");
+}
+
+TEST(WorkQueueTest, EventMovesAWaitingDelayedKeyUpOnce) {
+  WorkQueue q;
+  q.AddAfter("a", milliseconds(0));
+  q.AddAfter("b", milliseconds(0));
+  q.Add("b");
+  q.Add("b");
+  EXPECT_EQ(q.Len(), 2u);  // still one entry per key
+  EXPECT_EQ(*q.Get(), "b");
+  EXPECT_EQ(*q.Get(), "a");
+  EXPECT_EQ(q.Len(), 0u);
+}
+
+TEST(WorkQueueTest, KeyDirtiedByAnEventWhileProcessingReturnsInTheEventLane) {
+  WorkQueue q;
+  q.Add("k");
+  ASSERT_EQ(*q.Get(), "k");
+  q.AddAfter("k", milliseconds(0));  // a poll while processing...
+  q.Add("k");                        // ...then an event
+  q.AddAfter("other", milliseconds(0));
+  q.Done("k");
+  EXPECT_EQ(*q.Get(), "k");
+  EXPECT_EQ(*q.Get(), "other");
+}
+
+TEST(WorkQueueTest, GetEventTakesOnlyTheEventLane) {
+  WorkQueue q;
+  q.AddAfter("poll", milliseconds(0));
+  auto got = std::async(std::launch::async, [&] { return q.GetEvent(); });
+  EXPECT_EQ(got.wait_for(milliseconds(50)), std::future_status::timeout);
+  q.Add("event");
+  EXPECT_EQ(got.get(), "event");
+  EXPECT_EQ(*q.Get(), "poll");
+  auto none = std::async(std::launch::async, [&] { return q.GetEvent(); });
+  q.ShutDown();
+  EXPECT_FALSE(none.get().has_value());
+}
+
 TEST(WorkQueueTest, NoConcurrentProcessingOfOneKey) {
   WorkQueue q;
   std::atomic<int> in_flight{0};
