@@ -40,3 +40,26 @@ ruo_alive() {
   st="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
   [ -n "$st" ] && [ "$st" != Z ]
 }
+
+# ruo_apiserver_args PKI_DIR ETCD_PORT API_PORT: sets the array
+# RUO_APISERVER_ARGS to the kube-apiserver flags (up.sh starts it with them,
+# restart-apiserver.sh restarts it with the very same ones).
+ruo_apiserver_args() {
+  local pki=$1 etcd_port=$2 api_port=$3
+  RUO_APISERVER_ARGS=(
+    --etcd-servers "http://127.0.0.1:$etcd_port"
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port"
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key"
+    --client-ca-file "$pki/ca.crt"
+    --authorization-mode Node,RBAC
+    --service-account-issuer https://kubernetes.default.svc.cluster.local
+    --service-account-key-file "$pki/sa.pub"
+    --service-account-signing-key-file "$pki/sa.key"
+    --api-audiences https://kubernetes.default.svc.cluster.local
+    --service-cluster-ip-range 10.96.0.0/16
+    --allow-privileged=true
+    --kubelet-preferred-address-types InternalIP
+    --profiling=false
+    --v=1
+  )
+}

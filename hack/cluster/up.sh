@@ -181,21 +181,8 @@ wait_for "etcd health" etcd 60 http_ok "$ETCD_PORT" /health
 
 # ---- kube-apiserver ---------------------------------------------------------
 ruo_log "starting kube-apiserver on https://127.0.0.1:$API_PORT"
-start kube-apiserver "$RUO_BIN_DIR/kube-apiserver" \
-  --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
-  --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
-  --client-ca-file "$PKI/ca.crt" \
-  --authorization-mode Node,RBAC \
-  --service-account-issuer https://kubernetes.default.svc.cluster.local \
-  --service-account-key-file "$PKI/sa.pub" \
-  --service-account-signing-key-file "$PKI/sa.key" \
-  --api-audiences https://kubernetes.default.svc.cluster.local \
-  --service-cluster-ip-range 10.96.0.0/16 \
-  --allow-privileged=true \
-  --kubelet-preferred-address-types InternalIP \
-  --profiling=false \
-  --v=1
+ruo_apiserver_args "$PKI" "$ETCD_PORT" "$API_PORT"
+start kube-apiserver "$RUO_BIN_DIR/kube-apiserver" "${RUO_APISERVER_ARGS[@]}"
 wait_for "kube-apiserver /readyz" kube-apiserver 180 \
   bash -c "[ \"\$('$KUBECTL' --kubeconfig '$KC' get --raw /readyz --request-timeout=5s)\" = ok ]"
 

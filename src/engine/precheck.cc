@@ -175,6 +175,15 @@ const std::vector<PrecheckPolicy>& DefaultPrechecks() {
   return chain;
 }
 
+const std::vector<PrecheckPolicy>& RefusalPrechecks() {
+  static const std::vector<PrecheckPolicy> chain = {
+      CheckSourceIsMaster, CheckNotClusterMode, CheckTargetIsNotSource,
+      CheckKnownVersions,  CheckVersionOrder,   CheckTargetMatchesRequested,
+      CheckForkHeadroom,   CheckTargetMemory,   CheckTargetIsEmptyOrReplica,
+  };
+  return chain;
+}
+
 std::optional<Refusal> RunPrechecks(const PrecheckInput& in,
                                     const std::vector<PrecheckPolicy>& chain) {
   for (const auto& policy : chain) {

@@ -62,6 +62,10 @@ std::optional<Refusal> CheckTargetIsNotSource(const PrecheckInput& in);
 
 // The default chain, in order; the first refusal wins.
 const std::vector<PrecheckPolicy>& DefaultPrechecks();
+// The default chain without CheckNoBackgroundSave: for callers that treat a
+// busy source as a transient state to wait out rather than a refusal (the
+// operator reports SourceBusy while it lasts and carries on after).
+const std::vector<PrecheckPolicy>& RefusalPrechecks();
 std::optional<Refusal> RunPrechecks(const PrecheckInput& in,
                                     const std::vector<PrecheckPolicy>& chain = DefaultPrechecks());
 

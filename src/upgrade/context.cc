@@ -21,6 +21,18 @@ Status ReconcileContext::EnterPhase(Phase phase, const std::string& reason,
   return Status::Ok();
 }
 
+Status ReconcileContext::Commit(const StatusTx& tx) {
+  const Phase before = phase();
+  RUO_RETURN_IF_ERROR(writer_.Commit(tx));
+  const PhaseDelay& hook = deps_.phase_delay;
+  if (phase() != before && hook.phase && *hook.phase == phase() && hook.delay.count() > 0) {
+    spdlog::warn("TEST HOOK {}: pausing {} ms after entering phase {}", kPhaseDelayEnv,
+                 hook.delay.count(), PhaseName(phase()));
+    deps_.clock.SleepFor(hook.delay);
+  }
+  return Status::Ok();
+}
+
 Status ReconcileContext::CommitProgress(const StatusTx& tx) {
   StatusDoc next = doc();
   tx(next);

@@ -27,6 +27,7 @@ struct ReconcileDeps {
   const ReconcilerOptions& options;
   const SwitchStepDelay& step_delay;  // test only
   StatusThrottle& throttle;
+  const PhaseDelay& phase_delay;  // test only
 };
 
 class ReconcileContext {
@@ -48,7 +49,8 @@ class ReconcileContext {
   const std::string& name() const { return writer_.upgrade().name; }
   std::string Now() const { return Rfc3339(deps_.clock.Now()); }
 
-  Status Commit(const StatusTx& tx) { return writer_.Commit(tx); }
+  // Writes status; a commit that changes the phase runs the phase test hook.
+  Status Commit(const StatusTx& tx);
   // Commit for progress figures: skipped while only they changed and the last
   // such write is recent (StatusThrottle).
   Status CommitProgress(const StatusTx& tx);

@@ -1,5 +1,7 @@
 #include "upgrade/k8s_checks.h"
 
+#include <set>
+
 #include "k8s/config.h"
 #include "k8s/resource.h"
 #include "redis/version.h"
@@ -36,6 +38,14 @@ std::optional<engine::Refusal> CheckTargetVersionSpec(const RedisUpgradeSpec& sp
                                               "knows (2.8 to 7.4)");
   }
   return std::nullopt;
+}
+
+std::optional<engine::Refusal> CheckUpgradeName(const std::string& name) {
+  constexpr size_t kMaxLabelValue = 63;
+  if (name.size() <= kMaxLabelValue) return std::nullopt;
+  return Refuse("NameTooLong", "the RedisUpgrade's name has " + std::to_string(name.size()) +
+                                   " characters; at most 63 fit the label redisupgrade.dev/upgrade "
+                                   "that marks the objects it creates");
 }
 
 std::optional<engine::Refusal> CheckWindowSpec(const RedisUpgradeSpec& spec) {
@@ -90,9 +100,49 @@ std::optional<engine::Refusal> CheckSingleMaster(const std::string& service,
                                          " answers role:master (" + names +
                                          "); the operator upgrades one master");
   }
-  if (masters.empty() && all_answered) {
-    return Refuse("NoReadyMaster", "no ready pod behind Service " + service +
-                                       " is a master (every one answers role:slave)");
+  if (masters.empty() && all_answered && !roles.empty()) {
+    return Refuse("NotAMaster", "Service " + service +
+                                    " selects no master: every ready pod behind it answers "
+                                    "role:slave; point it at the master");
+  }
+  return std::nullopt;
+}
+
+std::optional<NewPodProblem> CheckNewPodStarts(const json& pod) {
+  // Kubelet waiting reasons: the image cannot be had (retried with back-off
+  // unless the name itself is invalid), or the container cannot run.
+  static const std::set<std::string> kPullRetried = {
+      "ErrImagePull", "ImagePullBackOff", "RegistryUnavailable", "SignatureValidationFailed"};
+  static const std::set<std::string> kPullPermanent = {"InvalidImageName", "ErrImageNeverPull"};
+  static const std::set<std::string> kRunRetried = {"CrashLoopBackOff", "RunContainerError",
+                                                    "CreateContainerError",
+                                                    "CreateContainerConfigError"};
+  const json status = pod.value("status", json::object());
+  const std::string name = k8s::NameOf(pod);
+  if (status.value("phase", "") == "Failed") {
+    return NewPodProblem{Refuse("NewPodFailing", "new pod " + name + " failed (" +
+                                                     status.value("reason", "phase Failed") + ")"),
+                         true};
+  }
+  const json statuses = status.value("containerStatuses", json::array());
+  if (!statuses.is_array()) return std::nullopt;
+  for (const auto& cs : statuses) {
+    if (!cs.is_object()) continue;
+    const json state = cs.value("state", json::object());
+    const json waiting = state.is_object() ? state.value("waiting", json()) : json();
+    if (!waiting.is_object()) continue;
+    const std::string reason = waiting.value("reason", "");
+    std::string detail = "new pod " + name + " container " + cs.value("name", "") + ": " + reason;
+    if (const std::string m = waiting.value("message", ""); !m.empty()) detail += ": " + m;
+    const std::string image = cs.value("image", "");
+    if (kPullRetried.count(reason) || kPullPermanent.count(reason)) {
+      return NewPodProblem{
+          Refuse("ImagePullFailed",
+                 detail + (image.empty() ? "" : " (image " + image + ")") +
+                     "; set spec.image to an image of the target version the nodes can pull"),
+          kPullPermanent.count(reason) > 0};
+    }
+    if (kRunRetried.count(reason)) return NewPodProblem{Refuse("NewPodFailing", detail), false};
   }
   return std::nullopt;
 }

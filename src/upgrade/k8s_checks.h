@@ -16,6 +16,11 @@ namespace ruo::upgrade {
 
 // InvalidTargetVersion: not "MAJOR.MINOR[.PATCH]" or not a known release line.
 std::optional<engine::Refusal> CheckTargetVersionSpec(const RedisUpgradeSpec& spec);
+// NameTooLong: the RedisUpgrade's name is the value of the label that marks
+// what it creates (redisupgrade.dev/upgrade), so it must fit a label value
+// (63 characters). The CRD refuses longer names too; this covers a CRD
+// installed without that rule.
+std::optional<engine::Refusal> CheckUpgradeName(const std::string& name);
 // InvalidMaintenanceWindow | UnknownTimeZone (MaintenanceWindow mode only).
 std::optional<engine::Refusal> CheckWindowSpec(const RedisUpgradeSpec& spec);
 // ServiceHasNoSelector: nothing to tell the master by (or an ExternalName Service).
@@ -29,10 +34,20 @@ struct PodRole {
   std::string pod;
   std::string role;  // "master" | "slave"; "" when it did not answer
 };
-// MultipleMasters when more than one pod answers role:master; NoReadyMaster
-// when every pod answered and none is a master.
+// MultipleMasters when more than one pod answers role:master; NotAMaster
+// when every pod answered and none is a master (the Service selects replicas).
 std::optional<engine::Refusal> CheckSingleMaster(const std::string& service,
                                                  const std::vector<PodRole>& roles);
+
+// A new pod that cannot start: its image cannot be pulled or run
+// (ImagePullFailed), or its container keeps failing (NewPodFailing).
+struct NewPodProblem {
+  engine::Refusal refusal;
+  // Nothing will change without a new spec (e.g. InvalidImageName): refuse at
+  // once. Otherwise the kubelet retries; refuse when it lasts past a grace period.
+  bool permanent = false;
+};
+std::optional<NewPodProblem> CheckNewPodStarts(const nlohmann::json& pod);
 
 // UpgradeInProgress: another RedisUpgrade in the namespace, not terminal,
 // targets the same Service and is older (creationTimestamp, then name).

@@ -11,6 +11,7 @@
 #include "redis/version.h"
 #include "upgrade/carry_over.h"
 #include "upgrade/instance.h"
+#include "upgrade/k8s_checks.h"
 #include "upgrade/manifests.h"
 #include "upgrade/phases.h"
 #include "upgrade/pods.h"
@@ -155,6 +156,7 @@ Result Provision(ReconcileContext& ctx) {
   const int size = sts->value("/spec/replicas"_json_pointer, 1);
   int ready = 0;
   std::string why;
+  std::optional<NewPodProblem> problem;
   for (int i = 0; i < size; ++i) {
     const std::string pod_name = PodNameFor(sts_name, i);
     auto pod = ctx.client().Get(k8s::resources::Pods(), ctx.ns(), pod_name);
@@ -167,6 +169,20 @@ Result Provision(ReconcileContext& ctx) {
       const std::string detail = pod.ok() ? PodWaitingReason(*pod) : "not created yet";
       why = pod_name + (detail.empty() ? " not ready" : ": " + detail);
     }
+    if (!problem && pod.ok()) problem = CheckNewPodStarts(*pod);
+  }
+  // A pod that cannot pull its image or start would keep Provisioning waiting
+  // for ever: name it, and refuse once it lasts (at once when it cannot clear).
+  if (problem) {
+    if (problem->permanent) return Refuse(ctx, problem->refusal.reason, problem->refusal.message);
+    return WaitOrRefuse(ctx, problem->refusal.reason, problem->refusal.message,
+                        ctx.options().new_pod_failure_grace, ctx.options().provision_poll_interval);
+  }
+  for (const char* cleared : {"ImagePullFailed", "NewPodFailing"}) {
+    if (!DegradedSince(ctx.doc(), cleared)) continue;
+    const std::string now = ctx.Now();
+    Status s = ctx.Commit([&](StatusDoc& d) { TxClearDegraded(d, now, cleared); });
+    if (!s.ok()) return Result::Error(s);
   }
   if (ready < size) {
     return Waiting(
@@ -210,7 +226,10 @@ Result Provision(ReconcileContext& ctx) {
   const nlohmann::json containers =
       sts->value("/spec/template/spec/containers"_json_pointer, nlohmann::json::array());
   in.target_memory_limit_bytes = containers.empty() ? 0 : MemoryLimitBytes(containers[0]);
-  if (auto r = engine::RunPrechecks(in)) return Refuse(ctx, r->reason, r->message);
+  // A BGSAVE started since Validating is no reason to stop: the full sync waits for it.
+  if (auto r = engine::RunPrechecks(in, engine::RefusalPrechecks())) {
+    return Refuse(ctx, r->reason, r->message);
+  }
 
   const std::string master_pod = PodNameFor(sts_name, 0);
   const std::string version = master_info->server.redis_version;

@@ -87,6 +87,7 @@ Result Validate(ReconcileContext& ctx) {
   if (ctx.phase() != Phase::kValidating) return Result::Continue();
 
   // The spec alone: nothing to read for these.
+  if (auto r = CheckUpgradeName(ctx.name())) return RefuseWith(ctx, *r);
   if (auto r = CheckTargetVersionSpec(spec)) return RefuseWith(ctx, *r);
   if (auto r = CheckWindowSpec(spec)) return RefuseWith(ctx, *r);
   const redis::Version target = *redis::Version::Parse(spec.target_version);
@@ -171,7 +172,14 @@ Result Validate(ReconcileContext& ctx) {
   in.source_memory_limit_bytes = memory_limit;
   // The new pods get the old master's resources (manifests.h).
   in.target_memory_limit_bytes = memory_limit;
-  if (auto r = engine::RunPrechecks(in)) return RefuseWith(ctx, *r);
+  if (auto r = engine::RunPrechecks(in, engine::RefusalPrechecks())) return RefuseWith(ctx, *r);
+  // A BGSAVE, AOF rewrite or load ends by itself: wait it out with the reason
+  // named (nothing is created meanwhile) rather than make the user re-create
+  // the upgrade because a scheduled snapshot happened to be running.
+  if (auto busy = engine::CheckNoBackgroundSave(in)) {
+    return WaitOrRefuse(ctx, busy->reason, busy->message, ctx.options().source_busy_grace,
+                        ctx.options().provision_poll_interval);
+  }
 
   SourceFindings f;
   f.source_version = master->info.server.redis_version;

@@ -24,8 +24,10 @@ class UpgradeReconciler::Impl {
        UpgradeMetrics& metrics, ReconcilerOptions options)
       : options_(std::move(options)),
         step_delay_(ParseSwitchStepDelay(StepDelaySpec(options_))),
+        phase_delay_(ParsePhaseDelay(PhaseDelaySpec(options_))),
         throttle_(options_.status_progress_interval),
-        deps_{client, events, dialer, clock, metrics, options_, step_delay_, throttle_} {}
+        deps_{client,   events,      dialer,    clock,       metrics,
+              options_, step_delay_, throttle_, phase_delay_} {}
 
   Result Reconcile(const std::string& key) {
     const size_t slash = key.find('/');
@@ -74,6 +76,12 @@ class UpgradeReconciler::Impl {
     return env != nullptr ? env : "";
   }
 
+  static std::string PhaseDelaySpec(const ReconcilerOptions& o) {
+    if (!o.test_phase_delay.empty()) return o.test_phase_delay;
+    const char* env = std::getenv(kPhaseDelayEnv);
+    return env != nullptr ? env : "";
+  }
+
   // Before anything is touched, so a deletion always gets the chance to clean up.
   Status AddFinalizer(ReconcileContext& ctx) {
     std::vector<std::string> finalizers = ctx.upgrade().finalizers;
@@ -90,6 +98,7 @@ class UpgradeReconciler::Impl {
 
   const ReconcilerOptions options_;
   const SwitchStepDelay step_delay_;
+  const PhaseDelay phase_delay_;
   StatusThrottle throttle_;
   const ReconcileDeps deps_;
 };

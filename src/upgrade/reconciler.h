@@ -34,6 +34,13 @@ struct ReconcilerOptions {
   // Validating refuses with MasterUnreachable once no pod behind the Service
   // has answered for this long (a master may be restarting).
   std::chrono::seconds master_unreachable_grace{30};
+  // Validating waits (reason SourceBusy) while the old master runs a BGSAVE,
+  // an AOF rewrite or is loading, and refuses once that has lasted this long.
+  std::chrono::seconds source_busy_grace{1800};
+  // Provisioning refuses (ImagePullFailed / NewPodFailing) once a new pod has
+  // failed to pull its image or start its container for this long; the
+  // Degraded condition names the reason meanwhile.
+  std::chrono::seconds new_pod_failure_grace{60};
   // After Validating, an old master that does not answer for this long fails
   // the upgrade with SourceLost (a vanished or replaced pod fails it at once).
   std::chrono::seconds source_lost_grace{60};
@@ -43,6 +50,9 @@ struct ReconcilerOptions {
   // TEST ONLY (see upgrade/test_hooks.h): "<SwitchStep>:<ms>" pauses the switch
   // after that step is persisted. Empty: taken from $RUO_TEST_SWITCH_STEP_DELAY.
   std::string test_switch_step_delay;
+  // TEST ONLY: "<Phase>:<ms>" pauses after the transition into that phase is
+  // persisted. Empty: taken from $RUO_TEST_PHASE_DELAY.
+  std::string test_phase_delay;
 };
 
 class UpgradeReconciler final : public runtime::Reconciler {

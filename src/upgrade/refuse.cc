@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "upgrade/status_tx.h"
 #include "upgrade/teardown.h"
 
 namespace ruo::upgrade {
@@ -23,6 +24,29 @@ runtime::Result Refuse(ReconcileContext& ctx, const std::string& reason,
   ctx.deps().metrics.SetPhase(ctx.ns(), ctx.name(), "Failed");
   ctx.Warning(reason, message);
   return runtime::Result::Terminal(FailedPrecondition(message, reason));
+}
+
+runtime::Result WaitOrRefuse(ReconcileContext& ctx, const std::string& reason,
+                             const std::string& message, std::chrono::seconds grace,
+                             std::chrono::milliseconds poll) {
+  const auto since = DegradedSince(ctx.doc(), reason);
+  if (since && ctx.clock().Now() - *since >= grace) {
+    return Refuse(ctx, reason,
+                  message + " (for more than " + std::to_string(grace.count()) + " s)");
+  }
+  const std::string now = ctx.Now();
+  if (!since) {
+    Status s = ctx.Commit([&](StatusDoc& d) {
+      TxSetDegraded(d, reason, message, now);
+      TxProgress(d, reason, message, now);
+    });
+    if (!s.ok()) return runtime::Result::Error(s);
+    ctx.Warning(reason, message);
+  } else {
+    Status s = ctx.CommitProgress([&](StatusDoc& d) { TxProgress(d, reason, message, now); });
+    if (!s.ok()) return runtime::Result::Error(s);
+  }
+  return runtime::Result::RequeueAfter(poll, message);
 }
 
 }  // namespace ruo::upgrade

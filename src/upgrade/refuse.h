@@ -1,6 +1,7 @@
 // The Failed path: a refusal or a fatal failure with a named reason.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "runtime/result.h"
@@ -14,5 +15,13 @@ namespace ruo::upgrade {
 // Terminal. The old instance stays untouched and writable.
 runtime::Result Refuse(ReconcileContext& ctx, const std::string& reason,
                        const std::string& message);
+
+// A problem that may clear by itself (a source mid-BGSAVE, a new pod whose
+// image pull is retried): named while it lasts — Degraded True and the
+// Progressing reason set to `reason`, one Warning Event when it starts — and
+// requeued after `poll`; refused with `reason` once it has lasted `grace`.
+runtime::Result WaitOrRefuse(ReconcileContext& ctx, const std::string& reason,
+                             const std::string& message, std::chrono::seconds grace,
+                             std::chrono::milliseconds poll);
 
 }  // namespace ruo::upgrade

@@ -4,6 +4,7 @@
 
 #include "upgrade/instance.h"
 #include "upgrade/redis_access.h"
+#include "upgrade/rfc3339.h"
 #include "upgrade/source_health.h"
 
 namespace ruo::upgrade {
@@ -32,6 +33,43 @@ void PointReplicas(ReconcileContext& ctx, const redis::Endpoint& new_master,
   }
 }
 
+// The old master is still the server process Validating looked at. A master
+// restarted in place (same pod, same uid) comes back without its data (or with
+// an old snapshot); the new master would full-sync that and switch to it. The
+// first poll records run_id, refusing a server younger than the upgrade's
+// Validating (2 s of slack for timestamps in whole seconds); later polls
+// compare run_id. FailedPrecondition SourceLost when it restarted.
+Status CheckSameServer(ReconcileContext& ctx, redis::Admin& source, const std::string& pod) {
+  RUO_ASSIGN_OR_RETURN(redis::Info info, source.GetInfo("server"));
+  const std::string& run_id = info.server.run_id;
+  // Nothing to go by (a server that reports neither run_id nor uptime).
+  if (run_id.empty()) return Status::Ok();
+  const std::string& recorded = ctx.doc().source.run_id;
+  if (!recorded.empty()) {
+    if (run_id == recorded) return Status::Ok();
+    return FailedPrecondition("the old master " + pod + " restarted (run_id " + recorded +
+                                  " is now " + run_id + "): its data cannot be trusted",
+                              kSourceLost);
+  }
+  const auto& times = ctx.doc().s.phase_times;
+  const auto validating = times.find("Validating");
+  if (validating != times.end()) {
+    const auto since = ParseRfc3339(validating->second);
+    if (since) {
+      const auto elapsed =
+          std::chrono::duration_cast<std::chrono::seconds>(ctx.clock().Now() - *since);
+      if (info.server.uptime_in_seconds + 2 < elapsed.count()) {
+        return FailedPrecondition("the old master " + pod + " restarted after Validating (up " +
+                                      std::to_string(info.server.uptime_in_seconds) +
+                                      " s, upgrade started " + std::to_string(elapsed.count()) +
+                                      " s ago): its data cannot be trusted",
+                                  kSourceLost);
+      }
+    }
+  }
+  return ctx.Commit([&](StatusDoc& d) { d.source.run_id = run_id; });
+}
+
 }  // namespace
 
 std::string DescribeSync(const engine::SyncStatus& s) {
@@ -58,6 +96,9 @@ Result PollReplication(ReconcileContext& ctx, PollMode mode, engine::SyncStatus*
         ctx, FailedPrecondition("the old master " + old->pod_name +
                                     " is no longer a master (role:" + role->replication.role + ")",
                                 "SourceLost"));
+  }
+  if (Status s = CheckSameServer(ctx, **source, old->pod_name); !s.ok()) {
+    return OnSourceTrouble(ctx, s);
   }
   if (Status s = SourceAnswered(ctx); !s.ok()) return Result::Error(s);
 

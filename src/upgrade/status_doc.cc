@@ -31,6 +31,7 @@ StatusOr<StatusDoc> StatusDocFromJson(const json& status) {
     doc.source.pod_ip = src.value("podIP", "");
     doc.source.port = src.value("port", 0);
     doc.source.replicas = src.value("replicas", -1);
+    doc.source.run_id = src.value("runID", "");
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("status.source: ") + e.what(), "InvalidStatus");
   }
@@ -49,12 +50,14 @@ json StatusDocToJson(const StatusDoc& doc, const json& previous) {
   const json base = StatusToJson(doc.s);
   for (auto it = base.begin(); it != base.end(); ++it) out[it.key()] = it.value();
   const SourceRecord& src = doc.source;
-  if (!src.pod_uid.empty() || !src.pod_ip.empty() || src.port != 0 || src.replicas >= 0) {
+  if (!src.pod_uid.empty() || !src.pod_ip.empty() || src.port != 0 || src.replicas >= 0 ||
+      !src.run_id.empty()) {
     json j = json::object();
     if (!src.pod_uid.empty()) j["podUID"] = src.pod_uid;
     if (!src.pod_ip.empty()) j["podIP"] = src.pod_ip;
     if (src.port != 0) j["port"] = src.port;
     if (src.replicas >= 0) j["replicas"] = src.replicas;
+    if (!src.run_id.empty()) j["runID"] = src.run_id;
     out["source"] = j;
   }
   return out;

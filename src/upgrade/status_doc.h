@@ -18,6 +18,9 @@ struct SourceRecord {
   std::string pod_ip;
   int port = 0;
   int replicas = -1;  // the old master's connected replicas; -1 = not recorded
+  // INFO run_id of the old master at the first sync poll: another run_id is a
+  // restarted server (same pod, its data gone), see replication_poll.cc.
+  std::string run_id;
   friend bool operator==(const SourceRecord&, const SourceRecord&) = default;
 };
 

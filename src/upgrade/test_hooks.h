@@ -1,7 +1,9 @@
 // TEST ONLY. RUO_TEST_SWITCH_STEP_DELAY="<Step>:<ms>" (e.g. "Blocked:3000")
-// makes the reconciler pause for <ms> right after it persisted switch step
-// <Step>, so end-to-end tests can kill the operator at a known point of the
-// switch. Unset in production; a malformed value is ignored with a warning.
+// makes the reconciler pause for <ms> right after switch step <Step>, and
+// RUO_TEST_PHASE_DELAY="<Phase>:<ms>" (e.g. "Syncing:3000") right after the
+// transition into <Phase> was persisted, so end-to-end tests can kill the
+// operator at a known point. Unset in production; a malformed value is ignored
+// with a warning.
 #pragma once
 
 #include <chrono>
@@ -9,6 +11,7 @@
 #include <string_view>
 
 #include "engine/switch_record.h"
+#include "upgrade/types.h"
 
 namespace ruo::upgrade {
 
@@ -20,5 +23,14 @@ struct SwitchStepDelay {
 };
 
 SwitchStepDelay ParseSwitchStepDelay(std::string_view spec);
+
+inline constexpr const char* kPhaseDelayEnv = "RUO_TEST_PHASE_DELAY";
+
+struct PhaseDelay {
+  std::optional<Phase> phase;
+  std::chrono::milliseconds delay{0};
+};
+
+PhaseDelay ParsePhaseDelay(std::string_view spec);
 
 }  // namespace ruo::upgrade

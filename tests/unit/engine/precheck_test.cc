@@ -234,5 +234,22 @@ TEST(PrecheckTest, ChainFirstRefusalWins) {
   EXPECT_FALSE(RunPrechecks(Input("5.0.14", "7.0.15")));
 }
 
+TEST(PrecheckTest, RefusalChainLeavesABusySourceToTheCaller) {
+  PrecheckInput in = Input("5.0.14", "7.0.15");
+  in.source.persistence.rdb_bgsave_in_progress = true;
+  // Busy is transient: not a refusal of this chain, still reported on its own.
+  EXPECT_FALSE(RunPrechecks(in, RefusalPrechecks()));
+  ASSERT_TRUE(CheckNoBackgroundSave(in));
+  EXPECT_EQ(CheckNoBackgroundSave(in)->reason, "SourceBusy");
+  // Every other refusal still wins.
+  in = Input("7.0.15", "5.0.14");
+  in.source.persistence.rdb_bgsave_in_progress = true;
+  auto r = RunPrechecks(in, RefusalPrechecks());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "DowngradeRefused");
+  in.source.cluster_enabled = true;
+  EXPECT_EQ(RunPrechecks(in, RefusalPrechecks())->reason, "ClusterModeNotSupported");
+}
+
 }  // namespace
 }  // namespace ruo::engine

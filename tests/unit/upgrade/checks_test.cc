@@ -46,6 +46,57 @@ TEST(K8sChecksTest, TargetVersionSpec) {
   EXPECT_EQ(CheckTargetVersionSpec(spec)->reason, "InvalidTargetVersion");
 }
 
+TEST(K8sChecksTest, UpgradeNameFitsALabelValue) {
+  EXPECT_FALSE(CheckUpgradeName("orders-to-7"));
+  EXPECT_FALSE(CheckUpgradeName(std::string(63, 'a')));
+  auto r = CheckUpgradeName(std::string(64, 'a'));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "NameTooLong");
+  EXPECT_THAT(r->message, HasSubstr("64"));
+}
+
+json NewPod(const json& container_state, const std::string& phase = "Pending") {
+  return {
+      {"metadata", {{"name", "orders-redis-7-0-0"}}},
+      {"status",
+       {{"phase", phase},
+        {"containerStatuses",
+         json::array(
+             {{{"name", "redis"}, {"image", "nosuch/redis:7.0"}, {"state", container_state}}})}}}};
+}
+
+TEST(K8sChecksTest, NewPodThatCannotStart) {
+  // Starting normally: nothing to say.
+  EXPECT_FALSE(CheckNewPodStarts(NewPod({{"waiting", {{"reason", "ContainerCreating"}}}})));
+  EXPECT_FALSE(CheckNewPodStarts(NewPod({{"running", json::object()}}, "Running")));
+  EXPECT_FALSE(CheckNewPodStarts(json{{"metadata", {{"name", "p"}}}}));
+  // An image the node cannot pull: retried by the kubelet, so not permanent.
+  auto p = CheckNewPodStarts(NewPod(
+      {{"waiting", {{"reason", "ErrImagePull"}, {"message", "image not in the local map"}}}}));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->refusal.reason, "ImagePullFailed");
+  EXPECT_FALSE(p->permanent);
+  EXPECT_THAT(p->refusal.message, HasSubstr("ErrImagePull"));
+  EXPECT_THAT(p->refusal.message, HasSubstr("nosuch/redis:7.0"));
+  EXPECT_EQ(
+      CheckNewPodStarts(NewPod({{"waiting", {{"reason", "ImagePullBackOff"}}}}))->refusal.reason,
+      "ImagePullFailed");
+  // An invalid image name never gets better.
+  p = CheckNewPodStarts(NewPod({{"waiting", {{"reason", "InvalidImageName"}}}}));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->refusal.reason, "ImagePullFailed");
+  EXPECT_TRUE(p->permanent);
+  // A container that cannot run, and a pod that failed for good.
+  p = CheckNewPodStarts(NewPod({{"waiting", {{"reason", "CrashLoopBackOff"}}}}, "Running"));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->refusal.reason, "NewPodFailing");
+  EXPECT_FALSE(p->permanent);
+  p = CheckNewPodStarts(NewPod({{"terminated", {{"exitCode", 1}}}}, "Failed"));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->refusal.reason, "NewPodFailing");
+  EXPECT_TRUE(p->permanent);
+}
+
 TEST(K8sChecksTest, WindowSpec) {
   RedisUpgradeSpec spec;
   EXPECT_FALSE(CheckWindowSpec(spec));  // Immediate
@@ -82,7 +133,9 @@ TEST(K8sChecksTest, ReadyPodsAndMasters) {
   EXPECT_FALSE(CheckSingleMaster("svc", {{"a", "master"}, {"b", "slave"}}));
   EXPECT_EQ(CheckSingleMaster("svc", {{"a", "master"}, {"b", "master"}})->reason,
             "MultipleMasters");
-  EXPECT_EQ(CheckSingleMaster("svc", {{"a", "slave"}})->reason, "NoReadyMaster");
+  // Only replicas behind the Service: it points at the wrong pods.
+  EXPECT_EQ(CheckSingleMaster("svc", {{"a", "slave"}})->reason, "NotAMaster");
+  EXPECT_EQ(CheckSingleMaster("svc", {{"a", "slave"}, {"b", "slave"}})->reason, "NotAMaster");
   // A pod that did not answer: no verdict yet (retried as MasterUnreachable).
   EXPECT_FALSE(CheckSingleMaster("svc", {{"a", "slave"}, {"b", ""}}));
 }

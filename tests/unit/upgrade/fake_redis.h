@@ -81,7 +81,7 @@ class FakeRedisNet {
     const FakeRedisServer& s = *Find(addr);
     std::string out = "# Server\r\nredis_version:" + s.version +
                       "\r\nredis_mode:" + (s.cluster ? "cluster" : "standalone") +
-                      "\r\nrun_id:" + s.run_id + "\r\ntcp_port:6379\r\n";
+                      "\r\nrun_id:" + s.run_id + "\r\ntcp_port:6379\r\nuptime_in_seconds:86400\r\n";
     out += "# Clients\r\nconnected_clients:1\r\n";
     out += "# Memory\r\nused_memory:" + std::to_string(s.used_memory) +
            "\r\nused_memory_rss:" + std::to_string(s.used_memory) + "\r\nmaxmemory:0\r\n";

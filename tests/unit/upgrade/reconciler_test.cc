@@ -260,7 +260,6 @@ TEST_F(ReconcilerTest, RefusalsCarryTheirReason) {
        },
        "NoReadyMaster"},
       {"cluster mode", [this] { old_->cluster = true; }, "ClusterModeNotSupported"},
-      {"busy", [this] { old_->bgsave = true; }, "SourceBusy"},
       {"two masters",
        [this] {
          client_.Put(res::Pods(),
@@ -285,6 +284,130 @@ TEST_F(ReconcilerTest, RefusalsCarryTheirReason) {
     EXPECT_THAT(Events(), Contains(std::string("Warning/") + c.reason));
     EXPECT_FALSE(client_.Has(res::StatefulSets(), kNs, kSts));
   }
+}
+
+TEST_F(ReconcilerTest, ServiceSelectingOnlyAReplicaIsNotAMaster) {
+  old_->role = "slave";
+  old_->master_host = "10.0.0.9";
+  old_->master_port = 6379;
+  CreateUpgrade();
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kTerminal);
+  EXPECT_EQ(Status()["reason"], "NotAMaster");
+  EXPECT_FALSE(client_.Has(res::StatefulSets(), kNs, kSts));
+}
+
+TEST_F(ReconcilerTest, OverlongNameIsRefusedBeforeAnythingIsCreated) {
+  const std::string name(64, 'n');
+  client_.Put(res::RedisUpgrades(), {{"apiVersion", "redisupgrade.dev/v1alpha1"},
+                                     {"kind", "RedisUpgrade"},
+                                     {"metadata", {{"name", name}, {"namespace", kNs}}},
+                                     {"spec",
+                                      {{"instance", {{"service", "orders-redis"}}},
+                                       {"targetVersion", "7.0"},
+                                       {"allowSameVersion", true}}}});
+  EXPECT_EQ(rec_->Reconcile(std::string(kNs) + "/" + name).kind(), Result::Kind::kTerminal);
+  EXPECT_EQ(client_.At(res::RedisUpgrades(), kNs, name)["status"]["reason"], "NameTooLong");
+  EXPECT_EQ(client_.Count("Create statefulsets"), 0);
+}
+
+TEST_F(ReconcilerTest, BusySourceIsWaitedOutWithItsReasonThenProceeds) {
+  old_->bgsave = true;
+  CreateUpgrade();
+  Result r = Reconcile();
+  EXPECT_EQ(r.kind(), Result::Kind::kRequeueAfter) << r.ToString();
+  EXPECT_EQ(Phase(), "Validating");
+  EXPECT_EQ(Status()["reason"], "SourceBusy");
+  EXPECT_THAT(Status().dump(), HasSubstr("rdb_bgsave_in_progress"));
+  EXPECT_THAT(Events(), Contains("Warning/SourceBusy"));
+  EXPECT_FALSE(client_.Has(res::StatefulSets(), kNs, kSts));
+  clock_.Advance(std::chrono::seconds(10));
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  EXPECT_EQ(Phase(), "Validating");
+  EXPECT_FALSE(client_.Has(res::StatefulSets(), kNs, kSts));
+  // The BGSAVE ends: the upgrade carries on, Degraded cleared.
+  old_->bgsave = false;
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  EXPECT_EQ(Phase(), "Provisioning");
+  EXPECT_TRUE(client_.Has(res::StatefulSets(), kNs, kSts));
+  for (const auto& c : Status()["conditions"]) {
+    if (c["type"] == "Degraded") {
+      EXPECT_EQ(c["status"], "False") << c.dump();
+    }
+  }
+  // A BGSAVE during Provisioning does not stop it either.
+  old_->bgsave = true;
+  RunStatefulSet();
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kDone);
+  EXPECT_EQ(Phase(), "Completed");
+}
+
+TEST_F(ReconcilerTest, SourceBusyForTooLongIsRefused) {
+  old_->bgsave = true;
+  CreateUpgrade();
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  clock_.Advance(opts_.source_busy_grace + std::chrono::seconds(1));
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kTerminal);
+  EXPECT_EQ(Phase(), "Failed");
+  EXPECT_EQ(Status()["reason"], "SourceBusy");
+  EXPECT_FALSE(client_.Has(res::StatefulSets(), kNs, kSts));
+}
+
+// The new master pod as a kubelet reports an image it cannot pull.
+void PutWaitingPod(FakeK8sClient& client, const std::string& reason) {
+  json pod = Pod(std::string(kSts) + "-0", {}, "", false);
+  pod["status"] = {
+      {"phase", "Pending"},
+      {"containerStatuses", json::array({{{"name", "redis"},
+                                          {"image", "nosuch/redis:7.0"},
+                                          {"state", {{"waiting", {{"reason", reason}}}}}}})}};
+  client.Put(res::Pods(), pod);
+}
+
+TEST_F(ReconcilerTest, ImageThatCannotBePulledIsNamedThenRefused) {
+  CreateUpgrade({{"image", "nosuch/redis:7.0"}});
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  ASSERT_TRUE(client_.Has(res::StatefulSets(), kNs, kSts));
+  PutWaitingPod(client_, "ErrImagePull");
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  EXPECT_EQ(Phase(), "Provisioning");
+  EXPECT_EQ(Status()["reason"], "ImagePullFailed");
+  EXPECT_THAT(Events(), Contains("Warning/ImagePullFailed"));
+  clock_.Advance(opts_.new_pod_failure_grace + std::chrono::seconds(1));
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kTerminal);
+  EXPECT_EQ(Phase(), "Failed");
+  EXPECT_EQ(Status()["reason"], "ImagePullFailed");
+  EXPECT_THAT(Status()["message"].get<std::string>(), HasSubstr("nosuch/redis:7.0"));
+  EXPECT_FALSE(client_.Has(res::StatefulSets(), kNs, kSts));
+}
+
+TEST_F(ReconcilerTest, ImagePullThatRecoversCarriesOn) {
+  CreateUpgrade();
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  PutWaitingPod(client_, "ImagePullBackOff");
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  EXPECT_EQ(Status()["reason"], "ImagePullFailed");
+  // The registry answers again before the grace period ends.
+  clock_.Advance(opts_.new_pod_failure_grace / 2);
+  RunStatefulSet();
+  Result r = Reconcile();
+  EXPECT_NE(r.kind(), Result::Kind::kTerminal) << r.ToString();
+  EXPECT_NE(Phase(), "Failed");
+  EXPECT_NE(Phase(), "Provisioning");
+  EXPECT_TRUE(client_.Has(res::StatefulSets(), kNs, kSts));
+  for (const auto& c : Status()["conditions"]) {
+    if (c["type"] == "Degraded") {
+      EXPECT_EQ(c["status"], "False") << c.dump();
+    }
+  }
+}
+
+TEST_F(ReconcilerTest, InvalidImageNameIsRefusedAtOnce) {
+  CreateUpgrade();
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  PutWaitingPod(client_, "InvalidImageName");
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kTerminal);
+  EXPECT_EQ(Status()["reason"], "ImagePullFailed");
+  EXPECT_FALSE(client_.Has(res::StatefulSets(), kNs, kSts));
 }
 
 TEST_F(ReconcilerTest, WrongPasswordIsRefusedAndNeverShown) {
