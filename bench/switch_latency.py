@@ -8,6 +8,7 @@ runs `migrate` whose --switch-hook moves the VIP, and collects the migration's
 write_blocked_ms and the probe's max_gap_ms. Prints every run and p50/p99.
 
     bench/switch_latency.sh [--runs 20] [--rate 10000] [--keys 10000] [--build-dir build]
+    bench/switch_latency.sh --runs 5 --rates 1000,5000,10000   # a sweep, rates interleaved
 """
 
 import argparse
@@ -25,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
 
 
-def one_run(bins, args, i):
+def one_run(bins, args, rate, i):
     work = tempfile.mkdtemp(prefix="ruo-bench-switch-")
     source = target = fwd = probe = None
     try:
@@ -39,7 +40,7 @@ def one_run(bins, args, i):
         env = dict(os.environ)
         env.pop("REDISCLI_AUTH", None)
         probe = subprocess.Popen(
-            [bins.operator, "probe", "--addr", fwd.addr, "--rate", str(args.rate),
+            [bins.operator, "probe", "--addr", fwd.addr, "--rate", str(rate),
              "--duration", "600", "--verify", target.addr, "--key-prefix", "bench",
              "--log-level", "warn"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
@@ -57,6 +58,7 @@ def one_run(bins, args, i):
         m = benchlib.parse_report(mig.stdout)
         p = benchlib.parse_report(pout)
         row = {
+            "rate": rate,
             "run": i,
             "result": m.get("result"),
             "exit": mig.returncode,
@@ -69,6 +71,7 @@ def one_run(bins, args, i):
             "probe_errors": p.get("errors_by_kind"),
             "lost": p.get("lost"),
             "error": m.get("error", ""),
+            "load_avg": load_average(),
         }
         return row
     finally:
@@ -81,26 +84,12 @@ def one_run(bins, args, i):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--rate", type=int, default=10000, help="probe writes per second")
-    ap.add_argument("--keys", type=int, default=10000, help="DEBUG POPULATE on the source")
-    ap.add_argument("--warmup", type=float, default=1.0, help="probe seconds before migrate")
-    ap.add_argument("--cooldown", type=float, default=0.5, help="probe seconds after migrate")
-    ap.add_argument("--build-dir", default=os.environ.get("BUILD_DIR", "build"))
-    ap.add_argument("--redis-server", default=shutil.which("redis-server") or "redis-server")
-    ap.add_argument("--json", help="write all rows and the summary here")
-    args = ap.parse_args()
-    bins = benchlib.Binaries(args.build_dir)
+def load_average():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
-    print("machine: " + benchlib.machine_description())
-    rows = []
-    for i in range(1, args.runs + 1):
-        row = one_run(bins, args, i)
-        rows.append(row)
-        print(json.dumps(row), flush=True)
 
+def summarize(rows):
     ok = [r for r in rows if r["result"] == "completed" and r["lost"] == 0]
     blocked = [r["write_blocked_ms"] for r in ok]
     gaps = [r["probe_max_gap_ms"] for r in ok]
@@ -116,14 +105,52 @@ def main():
         "probe_max_gap_ms_p99": benchlib.percentile(gaps, 99),
         "probe_rate_achieved_p50": benchlib.percentile(rates, 50),
         "goal_p99_write_blocked_ms": 100,
+        "load_avgs": [r["load_avg"] for r in rows],
     }
     summary["goal_met"] = (len(ok) == len(rows) and
                            summary["write_blocked_ms_p99"] <= summary["goal_p99_write_blocked_ms"])
-    print("summary: " + json.dumps(summary))
+    return summary
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=20, help="runs (per rate with --rates)")
+    ap.add_argument("--rate", type=int, default=10000, help="probe writes per second")
+    ap.add_argument("--rates", help="a sweep: comma-separated rates, interleaved run by run")
+    ap.add_argument("--keys", type=int, default=10000, help="DEBUG POPULATE on the source")
+    ap.add_argument("--warmup", type=float, default=1.0, help="probe seconds before migrate")
+    ap.add_argument("--cooldown", type=float, default=0.5, help="probe seconds after migrate")
+    ap.add_argument("--build-dir", default=os.environ.get("BUILD_DIR", "build"))
+    ap.add_argument("--redis-server", default=shutil.which("redis-server") or "redis-server")
+    ap.add_argument("--json", help="write all rows and the summary here")
+    args = ap.parse_args()
+    bins = benchlib.Binaries(args.build_dir)
+    rates = [int(r) for r in args.rates.split(",")] if args.rates else [args.rate]
+
+    print("machine: " + benchlib.machine_description())
+    rows = []
+    for i in range(1, args.runs + 1):
+        for rate in rates:
+            row = one_run(bins, args, rate, i)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+    summaries = {}
+    for rate in rates:
+        summaries[rate] = summarize([r for r in rows if r["rate"] == rate])
+        if len(rates) == 1:
+            print("summary: " + json.dumps(summaries[rate]))
+        else:
+            print("summary rate=%d: %s" % (rate, json.dumps(summaries[rate])))
     if args.json:
+        out = {"rows": rows}
+        if len(rates) == 1:
+            out["summary"] = summaries[rates[0]]
+        else:
+            out["summaries"] = summaries
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "summary": summary}, f, indent=1)
-    return 0 if summary["goal_met"] else 1
+            json.dump(out, f, indent=1)
+    return 0 if all(s["goal_met"] for s in summaries.values()) else 1
 
 
 if __name__ == "__main__":
