@@ -83,23 +83,20 @@ SwitchProtocol::SwitchProtocol(redis::Admin& old_master, redis::Admin& new_maste
       sink_(sink) {}
 
 Status SwitchProtocol::Save(SwitchRecord& record, SwitchStep step) {
-  const SwitchStep before = record.step;
-  record.step = step;
-  Status s = sink_.Save(record);
-  if (!s.ok()) {
-    // The step in memory must never run ahead of the stored one: a kVerified that
-    // was not stored must still be undone, never finished.
-    record.step = before;
-    return s.Annotate("persisting switch step " + std::string(SwitchStepName(step)));
-  }
-  return s;
+  return Store(record, step, /*durable=*/true);
 }
 
 Status SwitchProtocol::Note(SwitchRecord& record, SwitchStep step) {
+  return Store(record, step, /*durable=*/false);
+}
+
+Status SwitchProtocol::Store(SwitchRecord& record, SwitchStep step, bool durable) {
   const SwitchStep before = record.step;
   record.step = step;
-  Status s = sink_.Note(record);
+  Status s = durable ? sink_.Save(record) : sink_.Note(record);
   if (!s.ok()) {
+    // The step in memory must never run ahead of the stored one: a kVerified that
+    // was not stored must still be undone, never finished.
     record.step = before;
     return s.Annotate("persisting switch step " + std::string(SwitchStepName(step)));
   }

@@ -77,6 +77,7 @@ class SwitchProtocol {
   // write-blocked window, where every durable store adds to the pause.
   Status Note(SwitchRecord& record, SwitchStep step);
   Status Save(SwitchRecord& record, SwitchStep step);
+  Status Store(SwitchRecord& record, SwitchStep step, bool durable);
 
   redis::Admin& old_;
   redis::Admin& new_;
