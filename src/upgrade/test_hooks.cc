@@ -3,24 +3,36 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace ruo::upgrade {
+namespace {
+
+// "<name>:<ms>" → (name, ms); nullopt unless both parts are there and ms ≥ 0.
+std::optional<std::pair<std::string_view, std::chrono::milliseconds>> SplitHookSpec(
+    std::string_view spec) {
+  const size_t colon = spec.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  const std::string_view ms = spec.substr(colon + 1);
+  long long value = 0;
+  auto [ptr, ec] = std::from_chars(ms.data(), ms.data() + ms.size(), value);
+  if (ec != std::errc() || ptr != ms.data() + ms.size() || value < 0) return std::nullopt;
+  return std::make_pair(spec.substr(0, colon), std::chrono::milliseconds(value));
+}
+
+}  // namespace
 
 SwitchStepDelay ParseSwitchStepDelay(std::string_view spec) {
   SwitchStepDelay out;
   if (spec.empty()) return out;
-  const size_t colon = spec.rfind(':');
-  if (colon != std::string_view::npos) {
-    auto step = engine::ParseSwitchStep(spec.substr(0, colon));
-    const std::string_view ms = spec.substr(colon + 1);
-    long long value = 0;
-    auto [ptr, ec] = std::from_chars(ms.data(), ms.data() + ms.size(), value);
-    if (step.ok() && ec == std::errc() && ptr == ms.data() + ms.size() && value >= 0) {
+  if (auto parts = SplitHookSpec(spec)) {
+    if (auto step = engine::ParseSwitchStep(parts->first); step.ok()) {
       out.step = *step;
-      out.delay = std::chrono::milliseconds(value);
+      out.delay = parts->second;
       spdlog::warn("TEST HOOK {}: the switch pauses {} ms after step {}", kSwitchStepDelayEnv,
-                   value, engine::SwitchStepName(*step));
+                   out.delay.count(), engine::SwitchStepName(*step));
       return out;
     }
   }
@@ -31,17 +43,12 @@ SwitchStepDelay ParseSwitchStepDelay(std::string_view spec) {
 PhaseDelay ParsePhaseDelay(std::string_view spec) {
   PhaseDelay out;
   if (spec.empty()) return out;
-  const size_t colon = spec.rfind(':');
-  if (colon != std::string_view::npos && colon > 0) {
-    auto phase = ParsePhase(spec.substr(0, colon));
-    const std::string_view ms = spec.substr(colon + 1);
-    long long value = 0;
-    auto [ptr, ec] = std::from_chars(ms.data(), ms.data() + ms.size(), value);
-    if (phase.ok() && ec == std::errc() && ptr == ms.data() + ms.size() && value >= 0) {
+  if (auto parts = SplitHookSpec(spec)) {
+    if (auto phase = ParsePhase(parts->first); phase.ok()) {
       out.phase = *phase;
-      out.delay = std::chrono::milliseconds(value);
+      out.delay = parts->second;
       spdlog::warn("TEST HOOK {}: the reconciler pauses {} ms after entering phase {}",
-                   kPhaseDelayEnv, value, PhaseName(*phase));
+                   kPhaseDelayEnv, out.delay.count(), PhaseName(*phase));
       return out;
     }
   }

@@ -25,6 +25,23 @@ TEST(TestHooksTest, MalformedPhaseDelayIsIgnored) {
   }
 }
 
+TEST(TestHooksTest, SwitchStepDelayParses) {
+  SwitchStepDelay d = ParseSwitchStepDelay("Sealed:4000");
+  ASSERT_TRUE(d.step.has_value());
+  EXPECT_EQ(*d.step, engine::SwitchStep::kSealed);
+  EXPECT_EQ(d.delay, std::chrono::milliseconds(4000));
+}
+
+TEST(TestHooksTest, MalformedSwitchStepDelayIsIgnored) {
+  for (const char* spec :
+       {"", "Blocked", "Blocked:", "Blocked:-5", "Blocked:5x", "NoSuchStep:100", ":100"}) {
+    SCOPED_TRACE(spec);
+    SwitchStepDelay d = ParseSwitchStepDelay(spec);
+    EXPECT_FALSE(d.step.has_value());
+    EXPECT_EQ(d.delay.count(), 0);
+  }
+}
+
 TEST(StatusDocTest, SourceRunIdRoundTrips) {
   StatusDoc d;
   d.source.pod_uid = "uid-1";
