@@ -200,6 +200,15 @@ void ChaosTest::SlowFullSync(const std::string& addr, int us_per_key) {
   ASSERT_TRUE(r.ok() && r->IsOk()) << (r.ok() ? redis::DebugString(*r) : r.status().ToString());
 }
 
+bool ChaosTest::StartUpgradeInSlowFullSync(int keys, int us_per_key) {
+  Prepare(keys);
+  SlowFullSync(old_addr_, us_per_key);
+  StartVipProbe();
+  StartOp();
+  ApplyUpgrade();
+  return WaitFullSyncInProgress(std::chrono::seconds(120));
+}
+
 bool ChaosTest::WaitFullSyncInProgress(std::chrono::seconds timeout) {
   return WaitUntil(
       [&] {

@@ -78,6 +78,9 @@ class ChaosTest : public UpgradeE2ETest {
   void SlowFullSync(const std::string& addr, int us_per_key);
   // Waits until the new master's full sync from the old one is under way.
   bool WaitFullSyncInProgress(std::chrono::seconds timeout);
+  // Prepare(keys), full syncs slowed to `us_per_key`, the probe, an operator and
+  // the upgrade; true once the new master's full sync is under way.
+  bool StartUpgradeInSlowFullSync(int keys, int us_per_key);
 
   std::string old_addr_;
   std::string vip_;

@@ -17,6 +17,15 @@ constexpr const char* kPauseMs = "4000";
 // 20,000 keys × 300 µs: a full sync takes ~6 s, long enough to act inside it.
 constexpr int kSlowSyncUsPerKey = 300;
 
+// The source itself is gone: Failed SourceLost, its writes gone with it.
+Expectation SourceLost() {
+  Expectation want;
+  want.phase = "Failed";
+  want.reason = "SourceLost";
+  want.source_data_lost = true;
+  return want;
+}
+
 std::string NewSts(const json& u) {
   return u.value("/status/newStatefulSet"_json_pointer, "");
 }
@@ -94,12 +103,7 @@ INSTANTIATE_TEST_SUITE_P(Steps, OperatorKilledAtSwitchStep,
 // ---- 3. the new master pod killed -------------------------------------------
 
 TEST_F(ChaosTest, NewMasterPodKilledDuringFullSync) {
-  Prepare(kSeed);
-  SlowFullSync(old_addr_, kSlowSyncUsPerKey);
-  StartVipProbe();
-  StartOp();
-  ApplyUpgrade();
-  ASSERT_TRUE(WaitFullSyncInProgress(std::chrono::seconds(120))) << Upgrade().dump(2);
+  ASSERT_TRUE(StartUpgradeInSlowFullSync(kSeed, kSlowSyncUsPerKey)) << Upgrade().dump(2);
   const json u = Upgrade();
   ASSERT_EQ(u.value("/status/phase"_json_pointer, ""), "Syncing") << u.dump(2);
   const std::string pod = NewSts(u) + "-0";
@@ -145,50 +149,29 @@ TEST_F(ChaosTest, NewMasterPodKilledDuringIncrementalSync) {
 
 // The pod is replaced (another uid): the source is gone with its data.
 TEST_F(ChaosTest, OldMasterPodKilledDuringSyncFailsSourceLost) {
-  Prepare(kSeed);
-  SlowFullSync(old_addr_, kSlowSyncUsPerKey);
-  StartVipProbe();
-  StartOp();
-  ApplyUpgrade();
-  ASSERT_TRUE(WaitFullSyncInProgress(std::chrono::seconds(120))) << Upgrade().dump(2);
+  ASSERT_TRUE(StartUpgradeInSlowFullSync(kSeed, kSlowSyncUsPerKey)) << Upgrade().dump(2);
   ForceDeletePod("orders-redis-0");
   std::cout << "[chaos] deleted the old master pod during the full sync" << std::endl;
-  Expectation want;
-  want.phase = "Failed";
-  want.reason = "SourceLost";
-  want.source_data_lost = true;
+  const Expectation want = SourceLost();
   Finish("old master pod killed during the sync", want);
 }
 
 // The server restarts in place (same pod, same uid, same IP) without its data:
 // the new master must not full-sync the empty server and switch to it.
 TEST_F(ChaosTest, OldMasterRestartedEmptyDuringSyncFailsSourceLost) {
-  Prepare(kSeed);
-  SlowFullSync(old_addr_, kSlowSyncUsPerKey);
-  StartVipProbe();
-  StartOp();
-  ApplyUpgrade();
-  ASSERT_TRUE(WaitFullSyncInProgress(std::chrono::seconds(120))) << Upgrade().dump(2);
+  ASSERT_TRUE(StartUpgradeInSlowFullSync(kSeed, kSlowSyncUsPerKey)) << Upgrade().dump(2);
   (void)RedisCmd(old_addr_, {"SHUTDOWN", "NOSAVE", "NOW"});  // the connection just closes
   std::cout << "[chaos] shut the old master down (NOSAVE) during the full sync; the node "
                "agent restarts it empty"
             << std::endl;
-  Expectation want;
-  want.phase = "Failed";
-  want.reason = "SourceLost";
-  want.source_data_lost = true;
+  const Expectation want = SourceLost();
   Finish("old master restarted empty during the sync", want);
 }
 
 // ---- 5. the apiserver restarted mid-sync ------------------------------------
 
 TEST_F(ChaosTest, ApiserverRestartedMidSync) {
-  Prepare(kSeed);
-  SlowFullSync(old_addr_, kSlowSyncUsPerKey);
-  StartVipProbe();
-  StartOp();
-  ApplyUpgrade();
-  ASSERT_TRUE(WaitFullSyncInProgress(std::chrono::seconds(120))) << Upgrade().dump(2);
+  ASSERT_TRUE(StartUpgradeInSlowFullSync(kSeed, kSlowSyncUsPerKey)) << Upgrade().dump(2);
   std::string out;
   const int rc = RunClusterScript(*cluster_, "restart-apiserver.sh", {"--kill"},
                                   std::chrono::seconds(240), &out);

@@ -61,27 +61,6 @@ class HostileE2ETest : public UpgradeE2ETest {
     bool writable = true;
   };
 
-  // "podIP:6379" of pod `name` once it is Ready.
-  std::string WaitPodAddr(const std::string& name) {
-    std::string addr;
-    const bool up = WaitUntil(
-        [&] {
-          auto pod = cluster_->client().Get(res::Pods(), ns_, name);
-          if (!pod.ok()) return false;
-          const std::string ip = pod->value("/status/podIP"_json_pointer, "");
-          bool ready = false;
-          for (const auto& c : pod->value("/status/conditions"_json_pointer, json::array())) {
-            if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True";
-          }
-          if (!ready || ip.empty()) return false;
-          addr = ip + ":6379";
-          return true;
-        },
-        seconds(60));
-    EXPECT_TRUE(up) << "pod " << name << " did not become ready";
-    return addr;
-  }
-
   // StatefulSets labelled for RedisUpgrade `name` (what it created); "" = for any.
   size_t StatefulSetsOf(const std::string& name) {
     k8s::ListOptions lo;

@@ -98,10 +98,15 @@ class UpgradeE2ETest : public ::testing::Test {
   std::string DeployOld(OldInstance o = {}) {
     o.ns = ns_;
     Apply(OldInstanceYaml(o));
+    return WaitPodAddr(o.name + "-0");
+  }
+
+  // "podIP:6379" of pod `name` once it is Ready.
+  std::string WaitPodAddr(const std::string& name) {
     std::string addr;
     const bool up = WaitUntil(
         [&] {
-          auto pod = cluster_->client().Get(res::Pods(), ns_, o.name + "-0");
+          auto pod = cluster_->client().Get(res::Pods(), ns_, name);
           if (!pod.ok()) return false;
           const std::string ip = pod->value("/status/podIP"_json_pointer, "");
           bool ready = false;
@@ -113,7 +118,7 @@ class UpgradeE2ETest : public ::testing::Test {
           return true;
         },
         seconds(60));
-    EXPECT_TRUE(up) << "old instance " << o.name << " did not become ready";
+    EXPECT_TRUE(up) << "pod " << name << " did not become ready";
     return addr;
   }
 
