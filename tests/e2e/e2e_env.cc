@@ -127,16 +127,6 @@ std::optional<std::string> Cluster::Vip(const std::string& ns, const std::string
   return vip;
 }
 
-bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
-               std::chrono::milliseconds every) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(every);
-  }
-}
-
 StatusOr<redis::Reply> RedisCmd(const std::string& addr, const std::vector<std::string>& argv,
                                 const std::optional<std::string>& password) {
   RUO_ASSIGN_OR_RETURN(auto conn, Dial(addr, password));

@@ -18,6 +18,7 @@
 #include "k8s/client.h"
 #include "redis/connection.h"
 #include "redis/reply.h"
+#include "support/wait.h"
 
 namespace ruo::e2e {
 
@@ -61,9 +62,7 @@ class Cluster {
   testing::TempDir tmp_;
 };
 
-// Polls `pred` every `every` until it is true or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
-               std::chrono::milliseconds every = std::chrono::milliseconds(100));
+using ::ruo::testing::WaitUntil;
 
 // Redis access (hiredis) to "host:port".
 StatusOr<redis::Reply> RedisCmd(const std::string& addr, const std::vector<std::string>& argv,

@@ -25,9 +25,16 @@
 #include "k8s/config.h"
 #include "k8s/events.h"
 #include "k8s/watch.h"
+#include "support/wait.h"
 
 namespace ruo::k8s {
 namespace {
+
+using ::ruo::testing::RandomSuffix;
+// Every 200 ms: the cluster is shared by the whole run.
+bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  return ::ruo::testing::WaitUntil(pred, timeout, std::chrono::milliseconds(200));
+}
 
 using nlohmann::json;
 using std::chrono::milliseconds;
@@ -56,24 +63,6 @@ std::string Kubeconfig() {
 std::string ClusterDir() {
   if (const char* d = std::getenv("RUO_CLUSTER_DIR"); d && *d) return d;
   return std::filesystem::path(Kubeconfig()).parent_path().string();
-}
-
-std::string RandomSuffix() {
-  static std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s;
-  for (int i = 0; i < 5; ++i) s += kChars[rng() % 36];
-  return s;
-}
-
-// Polls `pred` every 200 ms until it holds or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(200));
-  }
-  return pred();
 }
 
 // ---- a hand-written RESP client (no dependency on src/redis) ---------------

@@ -20,30 +20,19 @@
 #include "k8s/resource.h"
 #include "runtime/informer.h"
 #include "runtime/leader_election.h"
+#include "support/wait.h"
 
 namespace ruo::runtime {
 namespace {
 
+using ::ruo::testing::RandomSuffix;
+bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  return ::ruo::testing::WaitUntil(pred, timeout, std::chrono::milliseconds(50));
+}
+
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-std::string RandomSuffix() {
-  static std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s;
-  for (int i = 0; i < 5; ++i) s += kChars[rng() % 36];
-  return s;
-}
-
-bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return pred();
-}
 
 // Handler calls as "add NAME", "update NAME", "delete NAME".
 class Recorder {
