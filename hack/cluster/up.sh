@@ -32,6 +32,25 @@ if [ -n "${LOCAL_CLUSTER_IMAGE_MAP:-}" ]; then
   ruo_log "image map: $LOCAL_CLUSTER_IMAGE_MAP"
 fi
 
+# The base image map, under LOCAL_CLUSTER_IMAGE_MAP: the image-map file that
+# hack/setup-servers.sh writes beside the servers it installs (redis:2.8,
+# redis:6.2.7, valkey/valkey:8.1... to real binaries of those versions).
+# Same default servers dir as setup-servers.sh.
+SERVERS_DIR="${RUO_SERVERS_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/redis-upgrade-operator/servers}"
+if [ -n "${LOCAL_CLUSTER_BASE_IMAGE_MAP:-}" ]; then
+  [ -f "$LOCAL_CLUSTER_BASE_IMAGE_MAP" ] || ruo_die "LOCAL_CLUSTER_BASE_IMAGE_MAP=$LOCAL_CLUSTER_BASE_IMAGE_MAP: no such file"
+elif [ -f "$SERVERS_DIR/image-map" ]; then
+  LOCAL_CLUSTER_BASE_IMAGE_MAP="$SERVERS_DIR/image-map"
+fi
+if [ -n "${LOCAL_CLUSTER_BASE_IMAGE_MAP:-}" ]; then
+  LOCAL_CLUSTER_BASE_IMAGE_MAP="$(realpath "$LOCAL_CLUSTER_BASE_IMAGE_MAP")"
+  export LOCAL_CLUSTER_BASE_IMAGE_MAP
+  ruo_log "base image map: $LOCAL_CLUSTER_BASE_IMAGE_MAP"
+else
+  unset LOCAL_CLUSTER_BASE_IMAGE_MAP
+  ruo_log "WARNING: no base image map ($SERVERS_DIR/image-map; run hack/setup-servers.sh): every redis:* image runs /usr/bin/redis-server (Debian's $(/usr/bin/redis-server --version 2>/dev/null | sed -n 's/.* v=\([^ ]*\).*/\1/p'))"
+fi
+
 # start NAME CMD...: runs CMD in its own session, logs to logs/NAME.log. Only
 # the processes we start carry RUO_CLUSTER_TAG (down.sh kills by it), never
 # this script.
@@ -62,18 +81,21 @@ wait_for() {
   done
 }
 
-# start_agent: the node agent, with the current image map; remembers which
-# binary and map it runs with (a second up.sh restarts it if they changed).
+# agent_config: what the node agent runs with (binary, image map, base image
+# map); a second up.sh restarts the agent if it changed.
+agent_config() { printf '%s\n%s\n%s' "$NODEAGENT" "${LOCAL_CLUSTER_IMAGE_MAP:-}" "${LOCAL_CLUSTER_BASE_IMAGE_MAP:-}"; }
+
+# start_agent: the node agent, with the current image maps; remembers its config.
 start_agent() {
   ruo_log "starting node agent (node $NODE_NAME)"
-  printf '%s\n%s\n' "$NODEAGENT" "${LOCAL_CLUSTER_IMAGE_MAP:-}" > "$DIR/nodeagent.config"
+  agent_config > "$DIR/nodeagent.config"
   start nodeagent "$NODEAGENT" --kubeconfig "$KC" --state-dir "$DIR" --node-name "$NODE_NAME" --v=1
 }
 
 if [ -d "$DIR" ]; then
   if healthy; then
-    if [ "$(cat "$DIR/nodeagent.config" 2>/dev/null)" != "$(printf '%s\n%s' "$NODEAGENT" "${LOCAL_CLUSTER_IMAGE_MAP:-}")" ]; then
-      ruo_log "node agent binary or LOCAL_CLUSTER_IMAGE_MAP changed: restarting the node agent (its pods' processes restart)"
+    if [ "$(cat "$DIR/nodeagent.config" 2>/dev/null)" != "$(agent_config)" ]; then
+      ruo_log "node agent binary, LOCAL_CLUSTER_IMAGE_MAP or the base image map changed: restarting the node agent (its pods' processes restart)"
       TAG="$(cat "$DIR/cluster-tag")"
       apid="$(cat "$DIR/pids/nodeagent.pid")"
       kill -TERM "$apid" 2>/dev/null || true

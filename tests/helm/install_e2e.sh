@@ -52,7 +52,6 @@ trap cleanup EXIT
 IMAGE=$("$HELM" template "$RELEASE" "$CHART" | sed -n 's/^ *image: "\(.*\)"$/\1/p' | head -n1)
 [ -n "$IMAGE" ] || fail "cannot read the chart's default image"
 cat > "$WORK/image-map" <<EOF
-redis:=/usr/bin/redis-server
 $IMAGE=$BIN
 EOF
 log "image map: $IMAGE -> $BIN; cluster state dir $RUO_CLUSTER_DIR"

@@ -52,7 +52,7 @@ func newAgent(cfg config, cs kubernetes.Interface) (*Agent, error) {
 	a := &Agent{
 		cfg:     cfg,
 		cs:      cs,
-		images:  &imageMapSource{path: cfg.imageMapPath},
+		images:  &imageMapSource{basePath: cfg.baseMapPath, path: cfg.imageMapPath},
 		podIPs:  podIPs,
 		binDir:  filepath.Join(cfg.stateDir, "bin"),
 		podsDir: filepath.Join(cfg.stateDir, "pods"),

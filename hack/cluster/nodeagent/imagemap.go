@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// DefaultRedisServer is the binary every redis:* image maps to when no image
-// map file is given.
+// DefaultRedisServer is the binary every redis:* image maps to when there is
+// no base image map (the servers hack/setup-servers.sh installs).
 const DefaultRedisServer = "/usr/bin/redis-server"
 
 // ImageMap maps container images to local executables by longest image-prefix
@@ -73,6 +73,29 @@ func DefaultImageMap(redisPath string) *ImageMap {
 	return m
 }
 
+// Layer returns the map with over's entries laid over base's: an entry of
+// over replaces a base entry with the same prefix, the other entries of both
+// stay, and the longest matching prefix still wins overall. Either may be nil.
+func Layer(base, over *ImageMap) *ImageMap {
+	m := &ImageMap{}
+	seen := map[string]bool{}
+	if over != nil {
+		for _, e := range over.entries {
+			seen[e.Prefix] = true
+			m.entries = append(m.entries, e)
+		}
+	}
+	if base != nil {
+		for _, e := range base.entries {
+			if !seen[e.Prefix] {
+				m.entries = append(m.entries, e)
+			}
+		}
+	}
+	m.sort()
+	return m
+}
+
 func (m *ImageMap) sort() {
 	sort.SliceStable(m.entries, func(i, j int) bool { return len(m.entries[i].Prefix) > len(m.entries[j].Prefix) })
 }
@@ -116,44 +139,73 @@ func imageCandidates(image string) []string {
 	return out
 }
 
-// IsRedisServer reports whether an executable is a redis-server binary.
+// IsRedisServer reports whether an executable is a Redis server binary:
+// redis-server, or Valkey's valkey-server (same flags, same defaults here).
 func IsRedisServer(path string) bool {
-	return strings.HasPrefix(filepath.Base(path), "redis-server")
+	b := filepath.Base(path)
+	return strings.HasPrefix(b, "redis-server") || strings.HasPrefix(b, "valkey-server")
 }
 
-// imageMapSource loads the image map from LOCAL_CLUSTER_IMAGE_MAP (reloading
-// when the file changes) or falls back to the default map.
+// imageMapSource is the agent's image map: the user's map
+// (LOCAL_CLUSTER_IMAGE_MAP) laid over the base map
+// (LOCAL_CLUSTER_BASE_IMAGE_MAP, the installed servers' image-map file). Each
+// file is re-read when it changes. With no base file the base is
+// DefaultImageMap(DefaultRedisServer); with no user file the base alone counts.
 type imageMapSource struct {
-	path string
-	mu   sync.Mutex
+	basePath string
+	path     string
+	mu       sync.Mutex
+	base     imageMapFile
+	user     imageMapFile
+}
+
+// imageMapFile caches one parsed map file, keyed by its mtime and size.
+type imageMapFile struct {
 	mod  time.Time
 	size int64
 	m    *ImageMap
 	err  error
 }
 
-func (s *imageMapSource) Get() (*ImageMap, error) {
-	if s.path == "" {
-		return DefaultImageMap(DefaultRedisServer), nil
+// load returns the map in path, parsing it again only when it changed.
+func (f *imageMapFile) load(path string) (*ImageMap, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("image map %s: %w", path, err)
 	}
+	if (f.m != nil || f.err != nil) && st.ModTime().Equal(f.mod) && st.Size() == f.size {
+		return f.m, f.err
+	}
+	r, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("image map %s: %w", path, err)
+	}
+	defer r.Close()
+	m, err := ParseImageMap(r)
+	if err != nil {
+		err = fmt.Errorf("image map %s: %w", path, err)
+	}
+	f.m, f.err, f.mod, f.size = m, err, st.ModTime(), st.Size()
+	return m, err
+}
+
+func (s *imageMapSource) Get() (*ImageMap, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := os.Stat(s.path)
+	base := DefaultImageMap(DefaultRedisServer)
+	if s.basePath != "" {
+		m, err := s.base.load(s.basePath)
+		if err != nil {
+			return nil, err
+		}
+		base = m
+	}
+	if s.path == "" {
+		return base, nil
+	}
+	user, err := s.user.load(s.path)
 	if err != nil {
-		return nil, fmt.Errorf("image map %s: %w", s.path, err)
+		return nil, err
 	}
-	if s.m != nil && st.ModTime().Equal(s.mod) && st.Size() == s.size {
-		return s.m, s.err
-	}
-	f, err := os.Open(s.path)
-	if err != nil {
-		return nil, fmt.Errorf("image map %s: %w", s.path, err)
-	}
-	defer f.Close()
-	m, err := ParseImageMap(f)
-	if err != nil {
-		err = fmt.Errorf("image map %s: %w", s.path, err)
-	}
-	s.m, s.err, s.mod, s.size = m, err, st.ModTime(), st.Size()
-	return m, err
+	return Layer(base, user), nil
 }

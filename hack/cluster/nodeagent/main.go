@@ -39,6 +39,7 @@ type config struct {
 	leaseDir     string
 	maxGrace     time.Duration
 	imageMapPath string
+	baseMapPath  string
 	clusterTag   string
 }
 
@@ -60,6 +61,11 @@ func main() {
 	flag.DurationVar(&cfg.maxGrace, "max-grace", 5*time.Second, "cap on terminationGracePeriodSeconds")
 	flag.Parse()
 	cfg.imageMapPath = os.Getenv("LOCAL_CLUSTER_IMAGE_MAP")
+	cfg.baseMapPath = os.Getenv("LOCAL_CLUSTER_BASE_IMAGE_MAP")
+	if cfg.baseMapPath == "" {
+		klog.Infof("no base image map (LOCAL_CLUSTER_BASE_IMAGE_MAP): every redis:* image maps to %s", DefaultRedisServer)
+	}
+	klog.Infof("image maps: base %q, LOCAL_CLUSTER_IMAGE_MAP %q (laid over the base)", cfg.baseMapPath, cfg.imageMapPath)
 	cfg.clusterTag = os.Getenv("RUO_CLUSTER_TAG")
 
 	rc, err := clientcmd.BuildConfigFromFlags("", cfg.kubeconfig)

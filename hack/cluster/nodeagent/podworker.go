@@ -543,7 +543,7 @@ func (c *ctr) argv(mapped string) (exe string, args []string, isRedis bool) {
 	}
 	first := cmd[0]
 	useMapped := first == mapped || filepath.Base(first) == filepath.Base(mapped) ||
-		(IsRedisServer(mapped) && filepath.Base(first) == "redis-server")
+		(IsRedisServer(mapped) && IsRedisServer(first)) // redis-server in a valkey image, say
 	if !useMapped {
 		if _, err := exec.LookPath(first); err != nil {
 			useMapped = true // an in-image path such as /manager: the mapped binary stands for it

@@ -36,6 +36,13 @@ func TestArgv(t *testing.T) {
 		{mk([]string{"redis-server"}, []string{"--port", "1"}), "/usr/bin/redis-server", "/usr/bin/redis-server", []string{"--port", "1"}, true},
 		{mk([]string{"sh", "-c", "x"}, nil), "/usr/bin/redis-server", "sh", []string{"-c", "x"}, false},
 		{mk([]string{"/manager"}, []string{"run"}), "/opt/op", "/opt/op", []string{"run"}, false},
+		// Valkey: valkey-server is a redis-server (redisArgs applies); a valkey image's
+		// `redis-server` command (a symlink there) runs the mapped valkey-server, not
+		// the redis-server on this machine's PATH.
+		{mk(nil, nil), "/s/valkey-8.1.8/valkey-server", "/s/valkey-8.1.8/valkey-server", nil, true},
+		{mk([]string{"valkey-server"}, []string{"--port", "1"}), "/s/valkey-8.1.8/valkey-server", "/s/valkey-8.1.8/valkey-server", []string{"--port", "1"}, true},
+		{mk([]string{"redis-server"}, []string{"--port", "1"}), "/s/valkey-8.1.8/valkey-server", "/s/valkey-8.1.8/valkey-server", []string{"--port", "1"}, true},
+		{mk([]string{"redis-server"}, nil), "/s/redis-2.8.19/redis-server", "/s/redis-2.8.19/redis-server", nil, true},
 		{mk([]string{"/no/such/entrypoint", "a"}, []string{"b"}), "/opt/op", "/opt/op", []string{"a", "b"}, false},
 	}
 	for i, c := range cases {
