@@ -74,6 +74,8 @@ const std::unordered_map<std::string_view, Setter>& Setters() {
        }},
       {"run_id", Str(&Info::server, &S::run_id)},
       {"redis_mode", Str(&Info::server, &S::redis_mode)},
+      // Valkey (8.x) names it server_mode and has no redis_mode.
+      {"server_mode", Str(&Info::server, &S::redis_mode)},
       {"tcp_port", SmallInt(&Info::server, &S::tcp_port)},
       {"uptime_in_seconds", Int(&Info::server, &S::uptime_in_seconds)},
       {"process_id", Int(&Info::server, &S::process_id)},

@@ -1,6 +1,6 @@
-// INFO output parsed into typed structs. Handles every format from 2.8 to 7.x
-// (slaveN lines in both "ip=..,port=.." and the old "ip,port,state" form,
-// slave_* vs replica naming, fields missing on older versions).
+// INFO output parsed into typed structs. Handles every format from 2.8 to 8.2
+// and Valkey 8 (slaveN lines in both "ip=..,port=.." and the old "ip,port,state"
+// form, slave_* vs replica naming, fields missing on older versions).
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,9 @@ struct ServerInfo {
   std::string redis_version;  // as reported, e.g. "7.0.15"
   Version version;
   std::string run_id;
-  std::string redis_mode;  // standalone | cluster | sentinel (absent on 2.8 → "standalone")
+  // standalone | cluster | sentinel: "redis_mode", or Valkey's "server_mode";
+  // "standalone" when absent.
+  std::string redis_mode;
   int tcp_port = 0;
   int64_t uptime_in_seconds = 0;
   int64_t process_id = 0;
@@ -55,12 +57,12 @@ struct ReplicationInfo {
   int64_t master_last_io_seconds_ago = -1;
   bool master_sync_in_progress = false;
   int64_t master_sync_left_bytes = -1;   // during a full sync; -1 when absent
-  int64_t master_sync_total_bytes = -1;  // 7.0+; -1 when absent or unknown
-  int64_t master_sync_read_bytes = -1;   // 7.0+; -1 when absent
+  int64_t master_sync_total_bytes = -1;  // 6.2+; -1 when absent or unknown
+  int64_t master_sync_read_bytes = -1;   // 6.2+; -1 when absent
   int64_t slave_repl_offset = 0;
-  int64_t slave_read_repl_offset = -1;  // 7.0+; -1 when absent
+  int64_t slave_read_repl_offset = -1;  // 6.2+; -1 when absent
   int64_t master_link_down_since_seconds = -1;
-  int replica_priority = 100;  // "slave_priority" (every version up to 7.x) or "replica_priority"
+  int replica_priority = 100;  // "slave_priority" (every version through 8.2) or "replica_priority"
   bool replica_read_only = true;  // "slave_read_only" or "replica_read_only"
 };
 

@@ -1,15 +1,16 @@
 // Unit tests of the probe writer: pacing, gap accounting, error kinds and
-// verification, with a fake clock and a scripted fake connection.
+// verification, with a fake clock and a scripted fake connection (the write
+// mix and pub/sub are in mix_test.cc).
 #include "probe/probe.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "unit/probe/fake_server.h"
 
 namespace ruo::probe {
 namespace {
@@ -19,83 +20,9 @@ using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
-// What the fake server does with one command at a given time since start.
-using Script = std::function<StatusOr<redis::Reply>(const std::vector<std::string>& argv,
-                                                    milliseconds since_start)>;
-
-// A key-value store behind fake connections; time advances by `latency` per command.
-struct FakeServer {
-  FakeClock* clock = nullptr;
-  std::chrono::steady_clock::time_point start;
-  nanoseconds latency{0};
-  Script script;  // optional: overrides the default OK-and-store
-  std::function<Status(milliseconds since_start)> dial_script;  // optional
-  std::map<std::string, std::string> data;
-  int dials = 0;
-  int pipelines = 0;
-
-  milliseconds Since() const {
-    return std::chrono::duration_cast<milliseconds>(clock->Monotonic() - start);
-  }
-
-  StatusOr<redis::Reply> Handle(const std::vector<std::string>& argv) {
-    clock->Advance(latency);
-    if (script) {
-      auto r = script(argv, Since());
-      if (!r.ok() || r->IsError() || argv[0] != "SET") return r;
-    }
-    if (argv[0] == "SET") {
-      data[argv[1]] = argv[2];
-      return redis::Reply::Status("OK");
-    }
-    if (argv[0] == "GET") {
-      auto it = data.find(argv[1]);
-      return it == data.end() ? redis::Reply::Nil() : redis::Reply::String(it->second);
-    }
-    return redis::Reply::Error("ERR unknown command");
-  }
-};
-
-class FakeConnection : public redis::Connection {
- public:
-  explicit FakeConnection(FakeServer& s) : s_(s) {}
-  StatusOr<redis::Reply> Command(const std::vector<std::string>& argv) override {
-    return s_.Handle(argv);
-  }
-  StatusOr<std::vector<redis::Reply>> Pipeline(
-      const std::vector<std::vector<std::string>>& commands) override {
-    ++s_.pipelines;
-    std::vector<redis::Reply> out;
-    for (const auto& c : commands) {
-      auto r = s_.Handle(c);
-      if (!r.ok()) return r.status();
-      out.push_back(*r);
-    }
-    return out;
-  }
-  const redis::Endpoint& endpoint() const override { return ep_; }
-
- private:
-  FakeServer& s_;
-  redis::Endpoint ep_{"127.0.0.1", 6379};
-};
-
-class FakeDialer : public redis::Dialer {
- public:
-  explicit FakeDialer(FakeServer& s) : s_(s) {}
-  StatusOr<std::unique_ptr<redis::Connection>> Dial(const redis::Endpoint&,
-                                                    const redis::ConnectOptions&) override {
-    ++s_.dials;
-    if (s_.dial_script) {
-      Status st = s_.dial_script(s_.Since());
-      if (!st.ok()) return st;
-    }
-    return std::unique_ptr<redis::Connection>(std::make_unique<FakeConnection>(s_));
-  }
-
- private:
-  FakeServer& s_;
-};
+using fakes::FakeConnection;
+using fakes::FakeDialer;
+using fakes::FakeServer;
 
 class ProbeWriterTest : public ::testing::Test {
  protected:
