@@ -175,6 +175,7 @@ class Migration {
     report_.error_reason = std::move(reason);
     report_.error = std::move(error);
     report_.attempts = state_.record().attempt;
+    report_.block_method = state_.record().block_method;
     Say("failed: " + report_.error);
   }
 
@@ -387,6 +388,11 @@ class Migration {
     Say("precheck: passed (source " + si->server.redis_version + ", target " +
         ti->server.redis_version + (resuming ? ", target already replicating the source" : "") +
         ")");
+    for (std::string& w : UncheckedVersionWarnings(in)) {
+      spdlog::warn("precheck: {}", w);
+      Say("precheck: warning: " + w);
+      report_.warnings.push_back(std::move(w));
+    }
     return true;
   }
 
@@ -514,13 +520,14 @@ class Migration {
     report_.result = "completed";
     report_.write_blocked_ms = record.write_blocked_ms;
     report_.attempts = record.attempt;
+    report_.block_method = record.block_method;
     report_.final_offset = record.promoted_offset;
     if (report_.source_version.empty()) report_.source_version = record.source_version;
     auto keys = tgt_->DbSize();
     report_.target_keys = keys.ok() ? *keys : -1;
-    Say("switch: completed in attempt " + std::to_string(record.attempt) + ", writes blocked for " +
-        std::to_string(record.write_blocked_ms) + " ms, " + std::to_string(record.clients_killed) +
-        " old clients closed");
+    Say("switch: completed in attempt " + std::to_string(record.attempt) + " (" +
+        record.block_method + "), writes blocked for " + std::to_string(record.write_blocked_ms) +
+        " ms, " + std::to_string(record.clients_killed) + " old clients closed");
   }
 
   // The old master gets its original limits back, whatever the outcome.
@@ -573,6 +580,8 @@ nlohmann::json MigrationReport::ToJson() const {
   j["target_version"] = target_version;
   j["write_blocked_ms"] = write_blocked_ms;
   j["attempts"] = attempts;
+  if (!block_method.empty()) j["block_method"] = block_method;
+  if (!warnings.empty()) j["warnings"] = warnings;
   if (!error.empty()) j["error"] = error;
   if (!error_reason.empty()) j["error_reason"] = error_reason;
   j["full_sync_ms"] = full_sync_ms;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "engine/switch_protocol.h"
@@ -47,6 +48,10 @@ struct MigrationReport {
   std::string target_version;
   int64_t write_blocked_ms = -1;
   int attempts = 0;
+  // How writes were blocked on the source: "pause-write" | "multi-fence-pause" | "fence".
+  std::string block_method;
+  // E.g. a version newer than every release line this operator was checked against.
+  std::vector<std::string> warnings;
   std::string error;         // when failed: one line naming the cause
   std::string error_reason;  // CamelCase reason
   int64_t full_sync_ms = -1;

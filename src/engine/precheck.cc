@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "redis/capabilities.h"
+
 namespace ruo::engine {
 namespace {
 
@@ -64,22 +66,33 @@ std::optional<Refusal> CheckNoBackgroundSave(const PrecheckInput& in) {
   return std::nullopt;
 }
 
-std::optional<Refusal> CheckKnownVersions(const PrecheckInput& in) {
+std::optional<Refusal> CheckSupportedVersions(const PrecheckInput& in) {
   const auto& src = in.source.server;
-  if (!redis::IsKnownLine(src.version)) {
-    return Refuse("UnknownVersion", "the source runs Redis " + src.redis_version +
-                                        ", not a release line this operator knows (2.8 to 7.4)");
+  const std::string supported = "; this operator supports Redis " + redis::SupportedVersionsText();
+  if (!redis::IsSupportedVersion(src.version)) {
+    return Refuse("UnsupportedVersion", "the source runs Redis " + src.redis_version + supported);
   }
-  if (in.target && !redis::IsKnownLine(in.target->server.version)) {
-    return Refuse("UnknownVersion", "the target runs Redis " + in.target->server.redis_version +
-                                        ", not a release line this operator knows (2.8 to 7.4)");
+  if (in.target && !redis::IsSupportedVersion(in.target->server.version)) {
+    return Refuse("UnsupportedVersion",
+                  "the target runs Redis " + in.target->server.redis_version + supported);
   }
-  if (in.requested_target && !redis::IsKnownLine(*in.requested_target)) {
-    return Refuse("UnknownVersion", "the requested target version " +
-                                        in.requested_target->ToString() +
-                                        " is not a release line this operator knows (2.8 to 7.4)");
+  if (in.requested_target && !redis::IsSupportedVersion(*in.requested_target)) {
+    return Refuse("UnsupportedVersion", "the requested target version " +
+                                            in.requested_target->ToString() + " is not supported" +
+                                            supported);
   }
   return std::nullopt;
+}
+
+std::vector<std::string> UncheckedVersionWarnings(const PrecheckInput& in) {
+  std::vector<std::string> out;
+  auto add = [&](const redis::Version& v, std::string_view what) {
+    std::string w = redis::UncheckedVersionWarning(v, what);
+    if (!w.empty()) out.push_back(std::move(w));
+  };
+  add(in.source.server.version, "the source's Redis");
+  if (std::optional<redis::Version> t = EffectiveTarget(in)) add(*t, "the target's Redis");
+  return out;
 }
 
 std::optional<Refusal> CheckVersionOrder(const PrecheckInput& in) {
@@ -167,9 +180,9 @@ std::optional<Refusal> CheckTargetIsNotSource(const PrecheckInput& in) {
 
 const std::vector<PrecheckPolicy>& DefaultPrechecks() {
   static const std::vector<PrecheckPolicy> chain = {
-      CheckSourceIsMaster,         CheckNotClusterMode, CheckTargetIsNotSource,
-      CheckNoBackgroundSave,       CheckKnownVersions,  CheckVersionOrder,
-      CheckTargetMatchesRequested, CheckForkHeadroom,   CheckTargetMemory,
+      CheckSourceIsMaster,         CheckNotClusterMode,    CheckTargetIsNotSource,
+      CheckNoBackgroundSave,       CheckSupportedVersions, CheckVersionOrder,
+      CheckTargetMatchesRequested, CheckForkHeadroom,      CheckTargetMemory,
       CheckTargetIsEmptyOrReplica,
   };
   return chain;
@@ -177,9 +190,9 @@ const std::vector<PrecheckPolicy>& DefaultPrechecks() {
 
 const std::vector<PrecheckPolicy>& RefusalPrechecks() {
   static const std::vector<PrecheckPolicy> chain = {
-      CheckSourceIsMaster, CheckNotClusterMode, CheckTargetIsNotSource,
-      CheckKnownVersions,  CheckVersionOrder,   CheckTargetMatchesRequested,
-      CheckForkHeadroom,   CheckTargetMemory,   CheckTargetIsEmptyOrReplica,
+      CheckSourceIsMaster,    CheckNotClusterMode, CheckTargetIsNotSource,
+      CheckSupportedVersions, CheckVersionOrder,   CheckTargetMatchesRequested,
+      CheckForkHeadroom,      CheckTargetMemory,   CheckTargetIsEmptyOrReplica,
   };
   return chain;
 }

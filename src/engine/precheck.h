@@ -45,8 +45,8 @@ std::optional<Refusal> CheckSourceIsMaster(const PrecheckInput& in);
 std::optional<Refusal> CheckNotClusterMode(const PrecheckInput& in);
 // SourceBusy (BGSAVE / AOF rewrite / loading)
 std::optional<Refusal> CheckNoBackgroundSave(const PrecheckInput& in);
-// UnknownVersion
-std::optional<Refusal> CheckKnownVersions(const PrecheckInput& in);
+// UnsupportedVersion (older than 2.8)
+std::optional<Refusal> CheckSupportedVersions(const PrecheckInput& in);
 // DowngradeRefused | SameVersionRefused
 std::optional<Refusal> CheckVersionOrder(const PrecheckInput& in);
 // TargetVersionMismatch
@@ -68,5 +68,10 @@ const std::vector<PrecheckPolicy>& DefaultPrechecks();
 const std::vector<PrecheckPolicy>& RefusalPrechecks();
 std::optional<Refusal> RunPrechecks(const PrecheckInput& in,
                                     const std::vector<PrecheckPolicy>& chain = DefaultPrechecks());
+
+// Not refusals: a source or target newer than every release line the code was
+// checked against is accepted with the rules of the newest line at or below it;
+// these say so (empty when both versions are checked).
+std::vector<std::string> UncheckedVersionWarnings(const PrecheckInput& in);
 
 }  // namespace ruo::engine

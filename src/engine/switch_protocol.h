@@ -1,4 +1,4 @@
-// The switch protocol (design brief §4; docs/switch-protocol.md): block writes on
+// The switch protocol (docs/switch-protocol.md): block writes on
 // the old master, let the new master catch up, promote it, seal the old master,
 // verify no byte was lost, move traffic, close old client connections.
 #pragma once

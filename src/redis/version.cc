@@ -1,7 +1,6 @@
 #include "redis/version.h"
 
 #include <charconv>
-#include <set>
 #include <tuple>
 #include <utility>
 
@@ -73,13 +72,6 @@ bool Version::MatchedBy(const Version& actual) const {
   if (!has_minor) return true;
   if (minor != actual.minor) return false;
   return !has_patch || patch == actual.patch;
-}
-
-bool IsKnownLine(const Version& v) {
-  static const std::set<std::pair<int, int>> kLines = {{2, 8}, {3, 0}, {3, 2}, {4, 0}, {5, 0},
-                                                       {6, 0}, {6, 2}, {7, 0}, {7, 2}, {7, 4}};
-  // "7" alone names no single release line.
-  return v.has_minor && kLines.contains({v.major, v.minor});
 }
 
 }  // namespace ruo::redis

@@ -35,7 +35,4 @@ struct Version {
   bool SameLine(const Version& other) const { return major == other.major && minor == other.minor; }
 };
 
-// Versions the operator knows how to upgrade from and to (release lines 2.8 … 7.4).
-bool IsKnownLine(const Version& v);
-
 }  // namespace ruo::redis

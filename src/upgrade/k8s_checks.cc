@@ -4,6 +4,7 @@
 
 #include "k8s/config.h"
 #include "k8s/resource.h"
+#include "redis/capabilities.h"
 #include "redis/version.h"
 #include "upgrade/switch_window.h"
 
@@ -32,10 +33,10 @@ std::optional<engine::Refusal> CheckTargetVersionSpec(const RedisUpgradeSpec& sp
                                               "\" is not a version of the form MAJOR.MINOR or "
                                               "MAJOR.MINOR.PATCH");
   }
-  if (!redis::IsKnownLine(*v)) {
+  if (!redis::IsSupportedVersion(*v)) {
     return Refuse("InvalidTargetVersion", "targetVersion " + v->ToString() +
-                                              " is not a Redis release line this operator "
-                                              "knows (2.8 to 7.4)");
+                                              " is not supported; this operator supports Redis " +
+                                              redis::SupportedVersionsText());
   }
   return std::nullopt;
 }

@@ -1,6 +1,6 @@
-// Kubernetes-level pre-checks (design brief §3) as small pure policies over the
-// objects read from the API server. Each returns nothing (pass) or a Refusal
-// with its reason; the Redis-level checks are engine::RunPrechecks.
+// Kubernetes-level pre-checks (docs/troubleshooting.md lists each reason) as small pure policies
+// over the objects read from the API server. Each returns nothing (pass) or a Refusal with its
+// reason; the Redis-level checks are engine::RunPrechecks.
 #pragma once
 
 #include <nlohmann/json.hpp>

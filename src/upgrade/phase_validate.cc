@@ -1,4 +1,4 @@
-// Validating: the pre-checks of design brief §3, Kubernetes-level policies
+// Validating: the pre-checks (docs/troubleshooting.md), Kubernetes-level policies
 // (k8s_checks.h) then the Redis-level chain (engine::RunPrechecks). A refusal
 // fails the upgrade before anything is created; transient trouble is retried.
 #include <spdlog/spdlog.h>
@@ -14,6 +14,7 @@
 #include "upgrade/quantity.h"
 #include "upgrade/redis_access.h"
 #include "upgrade/refuse.h"
+#include "upgrade/status_tx.h"
 
 namespace ruo::upgrade {
 namespace {
@@ -181,6 +182,10 @@ Result Validate(ReconcileContext& ctx) {
                         ctx.options().provision_poll_interval);
   }
 
+  // Accepted, but said: the rules of an older line are assumed.
+  const std::vector<std::string> warnings = engine::UncheckedVersionWarnings(in);
+  for (const std::string& w : warnings) ctx.Warning(kNewerThanChecked, w);
+
   SourceFindings f;
   f.source_version = master->info.server.redis_version;
   f.target_version = spec.target_version;
@@ -190,7 +195,12 @@ Result Validate(ReconcileContext& ctx) {
   f.source.pod_ip = master->pod.ip;
   f.source.port = master->port;
   f.source.replicas = master->info.replication.connected_slaves;
-  if (Status s = ctx.Commit([&](StatusDoc& d) { TxRecordSource(d, f); }); !s.ok()) {
+  const std::string now = ctx.Now();
+  if (Status s = ctx.Commit([&](StatusDoc& d) {
+        TxRecordSource(d, f);
+        TxVersionWarnings(d, warnings, now);
+      });
+      !s.ok()) {
     return Result::Error(s);
   }
   Status s =

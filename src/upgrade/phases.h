@@ -1,4 +1,4 @@
-// The phase functions of the reconciler (design brief §1), one file each.
+// The phase functions of the reconciler (docs/architecture.md), one file each.
 // Each returns Continue at once when the upgrade is past its phase; when it is
 // the current phase it acts and either advances the phase (Continue, so one
 // reconcile can move through several) or returns RequeueAfter / Error /

@@ -1,6 +1,6 @@
 // The RedisUpgrade reconciler: fetch, deletion/finalizer, then a straight
-// sequence of phase functions (design brief §1, §4). Level-triggered: it reads
-// everything it needs from the API server and from the object's status.
+// sequence of phase functions (docs/architecture.md, docs/switch-protocol.md). Level-triggered: it
+// reads everything it needs from the API server and from the object's status.
 #pragma once
 
 #include <chrono>

@@ -72,6 +72,14 @@ void TxClearDegraded(StatusDoc& d, const std::string& now, const std::string& re
   Set(d, kDegraded, false, kAsExpected, "", now);
 }
 
+void TxVersionWarnings(StatusDoc& d, const std::vector<std::string>& warnings,
+                       const std::string& now) {
+  if (warnings.empty()) return;
+  std::string message;
+  for (const std::string& w : warnings) message += (message.empty() ? "" : "; ") + w;
+  Set(d, kVersionsChecked, false, kNewerThanChecked, message, now);
+}
+
 std::optional<std::chrono::system_clock::time_point> DegradedSince(const StatusDoc& d,
                                                                    const std::string& reason) {
   const Condition* c = FindCondition(d.s.conditions, kDegraded);

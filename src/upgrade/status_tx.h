@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/switch_record.h"
 #include "engine/sync.h"
@@ -24,6 +25,10 @@ inline constexpr const char* kReady = "Ready";
 inline constexpr const char* kProgressing = "Progressing";
 inline constexpr const char* kDegraded = "Degraded";
 inline constexpr const char* kAsExpected = "AsExpected";
+// False (reason NewerThanChecked) when the source or target runs a version newer
+// than every release line the operator was checked against; absent otherwise.
+inline constexpr const char* kVersionsChecked = "VersionsChecked";
+inline constexpr const char* kNewerThanChecked = "NewerThanChecked";
 
 // Phase change: phase, reason/message, phaseTimes[phase], and the conditions
 // (Ready False with the phase as reason until Completed; Progressing True while
@@ -45,6 +50,10 @@ void TxSetDegraded(StatusDoc& d, const std::string& reason, const std::string& m
 void TxClearDegraded(StatusDoc& d, const std::string& now, const std::string& reason = {});
 std::optional<std::chrono::system_clock::time_point> DegradedSince(const StatusDoc& d,
                                                                    const std::string& reason);
+
+// VersionsChecked False with the warnings (joined); nothing when there are none.
+void TxVersionWarnings(StatusDoc& d, const std::vector<std::string>& warnings,
+                       const std::string& now);
 
 // Why the phase is waiting (Progressing condition, status reason/message).
 void TxProgress(StatusDoc& d, const std::string& reason, const std::string& message,

@@ -75,21 +75,41 @@ TEST(PrecheckTest, BusySourceRefused) {
   EXPECT_THAT(r->message, HasSubstr("loading"));
 }
 
-TEST(PrecheckTest, UnknownVersionsRefused) {
-  EXPECT_FALSE(CheckKnownVersions(Input("2.8.24", "7.0.15")));
-  auto r = CheckKnownVersions(Input("2.6.17", "7.0.15"));
+TEST(PrecheckTest, VersionsOlderThan28Refused) {
+  EXPECT_FALSE(CheckSupportedVersions(Input("2.8.0", "7.0.15")));
+  auto r = CheckSupportedVersions(Input("2.6.17", "7.0.15"));
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->reason, "UnknownVersion");
+  EXPECT_EQ(r->reason, "UnsupportedVersion");
   EXPECT_THAT(r->message, HasSubstr("2.6.17"));
-  r = CheckKnownVersions(Input("5.0.14", "9.1.0"));
+  EXPECT_THAT(r->message, HasSubstr("2.8 or newer"));
+  r = CheckSupportedVersions(Input("2.8.19", "2.6.0"));
   ASSERT_TRUE(r);
-  EXPECT_THAT(r->message, HasSubstr("9.1.0"));
+  EXPECT_THAT(r->message, HasSubstr("target runs Redis 2.6.0"));
   PrecheckInput in = Input("5.0.14", "7.0.15");
   in.target.reset();
-  in.requested_target = V("12.0");
-  r = CheckKnownVersions(in);
+  in.requested_target = V("1.2");
+  r = CheckSupportedVersions(in);
   ASSERT_TRUE(r);
-  EXPECT_THAT(r->message, HasSubstr("12.0"));
+  EXPECT_THAT(r->message, HasSubstr("1.2"));
+}
+
+TEST(PrecheckTest, VersionsNewerThanCheckedAcceptedWithAWarning) {
+  // Redis 8.0/8.2 are checked lines; 8.4, 9.1 and 12.0 are newer than any.
+  EXPECT_FALSE(CheckSupportedVersions(Input("5.0.14", "8.2.3")));
+  EXPECT_TRUE(UncheckedVersionWarnings(Input("5.0.14", "8.2.3")).empty());
+  EXPECT_FALSE(CheckSupportedVersions(Input("5.0.14", "9.1.0")));
+  auto w = UncheckedVersionWarnings(Input("5.0.14", "9.1.0"));
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_THAT(w[0], HasSubstr("target's Redis 9.1.0"));
+  EXPECT_THAT(w[0], HasSubstr("rules of 8.2 are assumed"));
+  PrecheckInput in = Input("8.4.0", "7.0.15");
+  in.target.reset();
+  in.requested_target = V("12.0");
+  EXPECT_FALSE(CheckSupportedVersions(in));
+  w = UncheckedVersionWarnings(in);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_THAT(w[0], HasSubstr("source's Redis 8.4.0"));
+  EXPECT_THAT(w[1], HasSubstr("target's Redis 12.0"));
 }
 
 TEST(PrecheckTest, UpgradePasses) {

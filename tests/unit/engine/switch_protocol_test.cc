@@ -282,6 +282,109 @@ TEST(SwitchProtocolTest, Redis28FenceCompleted) {
 }
 
 // ---------------------------------------------------------------------------
+// The offsets each release line really reports around a switch with no client
+// writes (docs/design/redis-versions.md, "MULTI propagation"): such a switch
+// completes in its first attempt on every line, and one byte more on the old
+// master than the rule allows is released. `base` is the offset before the
+// block; a propagated MULTI is 15 bytes, EXEC 14.
+
+struct LineOffsets {
+  const char* version;
+  const char* names;  // "slaves" | "replicas"
+  const char* method;
+  int64_t t;  // master_repl_offset from the INFO inside the blocking transaction
+  int64_t n;  // new master's slave_repl_offset at promotion
+  int64_t s;  // old master's master_repl_offset from the INFO inside the seal
+};
+
+constexpr int64_t kBase = 1000;
+
+void ScriptAttempt(Env& env, const LineOffsets& l, int64_t sealed) {
+  const std::string to_write = std::string("min-") + l.names + "-to-write";
+  ScriptPrepare(env, l.names, kBase);
+  if (std::string(l.method) == "pause-write") {
+    env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+    env.o().Expect("INFO replication", Bulk(InfoMaster(l.t)));
+  } else {
+    std::vector<std::string> block = {"CONFIG SET " + to_write + " 1001"};
+    std::vector<redis::Reply> replies = {Ok()};
+    if (std::string(l.method) == "multi-fence-pause") {
+      block.push_back("CLIENT PAUSE 200");
+      replies.push_back(Ok());
+    }
+    block.push_back("INFO replication");
+    replies.push_back(Bulk(InfoMaster(l.t)));
+    ExpectTx(env.o(), block, std::move(replies));
+  }
+  env.n().Expect("INFO replication", Bulk(InfoReplica(l.n)));
+  if (std::string(l.method) == "pause-write") {
+    env.o().Expect("CONFIG SET " + to_write + " 1001", Ok());
+  }
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(l.n)), Ok()});
+  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(sealed)), Ok()});
+}
+
+class LineOffsetsTest : public ::testing::TestWithParam<LineOffsets> {};
+
+TEST_P(LineOffsetsTest, NoClientWritesCompletesInTheFirstAttempt) {
+  const LineOffsets& l = GetParam();
+  Env env(l.version);
+  ScriptAttempt(env, l, l.s);
+  ScriptKills(env, 3);
+  if (std::string(l.method) == "pause-write") env.o().Expect("CLIENT UNPAUSE", Ok());
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted) << env.record.last_error;
+  EXPECT_EQ(env.record.attempt, 1);
+  EXPECT_EQ(env.record.block_method, l.method);
+  env.ExpectAllConsumed();
+}
+
+TEST_P(LineOffsetsTest, OneByteInFlightIsReleased) {
+  const LineOffsets& l = GetParam();
+  Env env(l.version);
+  ScriptAttempt(env, l, l.s + 1);
+  // Undo: old master writable again with its settings, new master replicating it.
+  env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
+  env.o().Expect("SLAVEOF NO ONE", Ok());
+  env.o().Expect(std::string("CONFIG SET min-") + l.names + "-to-write 0", Ok());
+  if (std::string(l.method) == "pause-write") env.o().Expect("CLIENT UNPAUSE", Ok());
+  env.n().Expect("INFO replication", Bulk(InfoMaster(l.n, 0)));
+  env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  EXPECT_THAT(env.record.last_error, HasSubstr("verification failed"));
+  EXPECT_EQ(env.mover_calls, 0);
+  env.ExpectAllConsumed();
+}
+
+// clang-format off
+INSTANTIATE_TEST_SUITE_P(ReleaseLines, LineOffsetsTest, ::testing::Values(
+    // 2.8, 3.0: CONFIG, CLIENT and INFO are flagged read-only, so the blocking
+    // transaction propagates nothing, and the seal's MULTI goes out only at
+    // SLAVEOF, after its INFO (and is dropped with the backlog): S = N = T.
+    LineOffsets{"2.8.19", "slaves",   "fence",             kBase,      kBase,      kBase},
+    LineOffsets{"3.0.7",  "slaves",   "multi-fence-pause", kBase,      kBase,      kBase},
+    // 3.2–6.0: INFO is not read-only (nor admin, 4.0+), so a MULTI is
+    // propagated before it runs: T includes it (the replica gets to T + 14
+    // with the EXEC), and so does S, after the new master left: S = N + 15.
+    LineOffsets{"3.2.12", "slaves",   "multi-fence-pause", kBase + 15, kBase + 29, kBase + 44},
+    LineOffsets{"4.0.14", "slaves",   "multi-fence-pause", kBase + 15, kBase + 29, kBase + 44},
+    LineOffsets{"5.0.14", "replicas", "multi-fence-pause", kBase + 15, kBase + 29, kBase + 44},
+    LineOffsets{"6.0.20", "replicas", "multi-fence-pause", kBase + 15, kBase + 29, kBase + 44},
+    // 6.2+: a MULTI is propagated only around commands that propagate.
+    LineOffsets{"6.2.14", "replicas", "pause-write",       kBase,      kBase,      kBase},
+    LineOffsets{"7.0.15", "replicas", "pause-write",       kBase,      kBase,      kBase},
+    LineOffsets{"8.2.3",  "replicas", "pause-write",       kBase,      kBase,      kBase}),
+    [](const ::testing::TestParamInfo<LineOffsets>& info) {
+      std::string name = "v" + std::string(info.param.version);
+      for (char& c : name) if (c == '.') c = '_';
+      return name;
+    });
+// clang-format on
+
+// ---------------------------------------------------------------------------
 // The record is saved before each change.
 
 TEST(SwitchProtocolTest, RecordSavedBeforeEachChange) {

@@ -80,15 +80,5 @@ TEST(VersionTest, SameLine) {
   EXPECT_FALSE(V("6.0.1").SameLine(V("6.2.1")));
 }
 
-TEST(VersionTest, KnownLines) {
-  for (std::string_view known :
-       {"2.8", "3.0", "3.2", "4.0", "5.0", "6.0", "6.2", "7.0", "7.2", "7.4", "2.8.24", "7.0.15"}) {
-    EXPECT_TRUE(IsKnownLine(V(known))) << known;
-  }
-  for (std::string_view unknown : {"2.6", "3.4", "5.2", "6.4", "7.6", "8.0", "255.255.255", "7"}) {
-    EXPECT_FALSE(IsKnownLine(V(unknown))) << unknown;
-  }
-}
-
 }  // namespace
 }  // namespace ruo::redis

@@ -40,8 +40,15 @@ TEST(K8sChecksTest, TargetVersionSpec) {
   EXPECT_FALSE(CheckTargetVersionSpec(spec));
   spec.target_version = "seven";
   EXPECT_EQ(CheckTargetVersionSpec(spec)->reason, "InvalidTargetVersion");
-  spec.target_version = "9.9";
+  // Any release from 2.8 on, newer-than-checked ones too (a warning, not a refusal).
+  for (const char* ok : {"2.8", "8.2", "8.4", "9.9"}) {
+    spec.target_version = ok;
+    EXPECT_FALSE(CheckTargetVersionSpec(spec)) << ok;
+  }
+  spec.target_version = "2.6";
+  ASSERT_TRUE(CheckTargetVersionSpec(spec));
   EXPECT_EQ(CheckTargetVersionSpec(spec)->reason, "InvalidTargetVersion");
+  EXPECT_THAT(CheckTargetVersionSpec(spec)->message, ::testing::HasSubstr("2.8 or newer"));
   spec.target_version = "7";
   EXPECT_EQ(CheckTargetVersionSpec(spec)->reason, "InvalidTargetVersion");
 }

@@ -484,6 +484,32 @@ TEST_F(ReconcilerTest, WaitingPhaseStopsTheSequence) {
   EXPECT_FALSE(Status()["sync"].contains("savedConfig"));
 }
 
+TEST_F(ReconcilerTest, TargetNewerThanEveryCheckedLineProceedsWithAWarning) {
+  CreateUpgrade({{"targetVersion", "9.0"}, {"allowSameVersion", false}});
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  EXPECT_EQ(Phase(), "Provisioning");
+  EXPECT_THAT(Events(), Contains("Warning/NewerThanChecked"));
+  const json status = Status();
+  const json* cond = nullptr;
+  for (const auto& c : status["conditions"]) {
+    if (c.value("type", "") == "VersionsChecked") cond = &c;
+  }
+  ASSERT_NE(cond, nullptr) << status.dump(2);
+  EXPECT_EQ(cond->value("status", ""), "False");
+  EXPECT_EQ(cond->value("reason", ""), "NewerThanChecked");
+  EXPECT_THAT(cond->value("message", ""), HasSubstr("target's Redis 9.0 is newer than"));
+  EXPECT_THAT(cond->value("message", ""), HasSubstr("rules of 8.2 are assumed"));
+}
+
+TEST_F(ReconcilerTest, CheckedVersionsGetNoVersionCondition) {
+  CreateUpgrade({{"targetVersion", "8.2"}, {"allowSameVersion", false}});
+  EXPECT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  EXPECT_EQ(Phase(), "Provisioning");
+  EXPECT_THAT(Events(), Not(Contains("Warning/NewerThanChecked")));
+  const json status = Status();
+  for (const auto& c : status["conditions"]) EXPECT_NE(c.value("type", ""), "VersionsChecked");
+}
+
 TEST_F(ReconcilerTest, TargetVersionMismatchFailsAndRemovesTheNewPods) {
   CreateUpgrade();
   ASSERT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
