@@ -122,8 +122,12 @@ bool ChaosTest::WaitLog(testing::Subprocess& op, const std::string& needle,
                    timeout, std::chrono::milliseconds(20));
 }
 
-void ChaosTest::Prepare(int keys) {
-  old_addr_ = DeployOld();
+void ChaosTest::Prepare(int keys, const std::string& image, const std::string& target) {
+  OldInstance old;
+  old.image = image;
+  target_version_ = target;
+  allow_same_version_ = image == "redis:" + target;
+  old_addr_ = DeployOld(old);
   ASSERT_FALSE(old_addr_.empty());
   ASSERT_TRUE(LoadKeys(old_addr_, keys, "seed").ok());
   seeded_ = keys;
@@ -147,6 +151,8 @@ void ChaosTest::ApplyUpgrade(bool window) {
   UpgradeSpec spec;
   spec.ns = ns_;
   spec.name = kUpgrade;
+  spec.target_version = target_version_;
+  spec.allow_same_version = allow_same_version_;
   if (window) {
     spec.mode = "MaintenanceWindow";
     spec.window_start = UtcClock(std::chrono::minutes(180));

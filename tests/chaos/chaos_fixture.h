@@ -59,8 +59,10 @@ class ChaosTest : public UpgradeE2ETest {
   // Waits until the operator's log holds `needle`.
   bool WaitLog(testing::Subprocess& op, const std::string& needle, std::chrono::seconds timeout);
 
-  // The old instance with `keys` keys, its VIP and settings; the probe is not started.
-  void Prepare(int keys);
+  // The old instance (`image`, e.g. redis:2.8 for a real 2.8.19) with `keys`
+  // keys, its VIP and settings; the probe is not started. ApplyUpgrade then
+  // targets `target` (allowSameVersion when it is the source's own line).
+  void Prepare(int keys, const std::string& image = "redis:7.0", const std::string& target = "7.0");
   // kubectl apply of the RedisUpgrade (Immediate unless `window` is set).
   void ApplyUpgrade(bool window = false);
   // The probe writes through the VIP until StopProbe, then verifies every
@@ -83,6 +85,8 @@ class ChaosTest : public UpgradeE2ETest {
   bool StartUpgradeInSlowFullSync(int keys, int us_per_key);
 
   std::string old_addr_;
+  std::string target_version_ = "7.0";
+  bool allow_same_version_ = true;
   std::string vip_;
   std::map<std::string, std::string> old_config_;
   int seeded_ = 0;

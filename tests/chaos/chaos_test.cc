@@ -6,6 +6,7 @@
 // into 409 Conflicts, watches answered with 410 Gone. Every scenario ends with
 // the shared invariant checker (invariants.h). See README.md.
 #include <sstream>
+#include <vector>
 
 #include "chaos/chaos_fixture.h"
 
@@ -59,11 +60,13 @@ TEST_F(ChaosTest, OperatorKilledAtEveryPhaseBoundary) {
 // ---- 2. the operator SIGKILLed at each step of the switch -------------------
 
 struct StepCase {
+  const char* source_image;  // the old instance: redis:7.0 (Debian), real 2.8.19 / 6.2.14
+  const char* target;
   const char* step;
   bool before_point_of_no_return;  // undone and retried; otherwise finished forward
 };
 void PrintTo(const StepCase& c, std::ostream* os) {
-  *os << c.step;
+  *os << c.source_image << "->" << c.target << "@" << c.step;
 }
 
 class OperatorKilledAtSwitchStep : public ChaosTest,
@@ -71,7 +74,7 @@ class OperatorKilledAtSwitchStep : public ChaosTest,
 
 TEST_P(OperatorKilledAtSwitchStep, ThenRestartedEndsCompleted) {
   const StepCase c = GetParam();
-  Prepare(kSeed);
+  Prepare(kSeed, c.source_image, c.target);
   StartVipProbe();
   testing::Subprocess& op =
       StartOp({{"RUO_TEST_SWITCH_STEP_DELAY", std::string(c.step) + ":" + kPauseMs}});
@@ -80,24 +83,43 @@ TEST_P(OperatorKilledAtSwitchStep, ThenRestartedEndsCompleted) {
                       std::chrono::seconds(120)))
       << Upgrade().dump(2);
   KillOp(op);
-  std::cout << "[chaos] killed the operator at switch step " << c.step << std::endl;
+  std::cout << "[chaos] " << c.source_image << " -> " << c.target
+            << ": killed the operator at switch step " << c.step << std::endl;
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   StartOp();
   Expectation want;
   want.attempts = c.before_point_of_no_return ? 2 : 1;
   if (c.before_point_of_no_return) want.reason = "SwitchInterrupted";
-  Finish(std::string("operator killed at switch step ") + c.step, want);
+  Finish(std::string("operator killed at switch step ") + c.step + " (" + c.source_image + ")",
+         want);
 }
 
-INSTANTIATE_TEST_SUITE_P(Steps, OperatorKilledAtSwitchStep,
-                         ::testing::Values(StepCase{"Blocked", true},         // after the block
-                                           StepCase{"Promoting", true},       // after the catch-up
-                                           StepCase{"Promoted", true},        // after promotion
-                                           StepCase{"Sealed", true},          // after the seal
-                                           StepCase{"Verified", false},       // point of no return
-                                           StepCase{"TrafficMoved", false}),  // selector moved
+// Every step for each write-blocking path: 7.0 → 7.0 and a real 6.2 → 8.2
+// (pause-write), a real 2.8 → 7.0 (fence). After the block, after the
+// catch-up, after promotion, after the seal: undone and retried; at the point
+// of no return and after the selector move: finished forward.
+std::vector<StepCase> StepCases() {
+  std::vector<StepCase> out;
+  const std::pair<const char*, const char*> sources[] = {
+      {"redis:7.0", "7.0"}, {"redis:2.8", "7.0"}, {"redis:6.2", "8.2"}};
+  const std::pair<const char*, bool> steps[] = {{"Blocked", true},   {"Promoting", true},
+                                                {"Promoted", true},  {"Sealed", true},
+                                                {"Verified", false}, {"TrafficMoved", false}};
+  for (const auto& [image, target] : sources) {
+    for (const auto& [step, before] : steps) out.push_back({image, target, step, before});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, OperatorKilledAtSwitchStep, ::testing::ValuesIn(StepCases()),
                          [](const ::testing::TestParamInfo<StepCase>& i) {
-                           return std::string(i.param.step);
+                           std::string n = i.param.source_image;
+                           n = n.substr(n.find(':') + 1);
+                           for (char& ch : n) {
+                             if (ch == '.') ch = '_';
+                           }
+                           // Names of the 7.0 cases stay as they were.
+                           return (n == "7_0" ? "" : "from_" + n + "_") + i.param.step;
                          });
 
 // ---- 3. the new master pod killed -------------------------------------------

@@ -80,8 +80,10 @@ std::string PodAddr(Cluster& cluster, const std::string& ns, const std::string& 
 
 std::map<std::string, std::string> WriteBlockConfig(const std::string& addr) {
   std::map<std::string, std::string> out;
-  for (const char* name : {"client-output-buffer-limit", "repl-backlog-size",
-                           "min-replicas-to-write", "min-replicas-max-lag", "maxmemory"}) {
+  // Both spellings of the fence settings: 2.8 and 4.0 know only min-slaves-*.
+  for (const char* name :
+       {"client-output-buffer-limit", "repl-backlog-size", "min-replicas-to-write",
+        "min-replicas-max-lag", "min-slaves-to-write", "min-slaves-max-lag", "maxmemory"}) {
     auto r = RedisCmd(addr, {"CONFIG", "GET", name});
     if (r.ok() && r->elements.size() == 2) out[name] = r->elements[1].str;
   }

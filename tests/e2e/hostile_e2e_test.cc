@@ -330,7 +330,9 @@ TEST_F(HostileE2ETest, OperatorRefusesHostileInstanceStatesWithANamedReason) {
   const std::string svc = kService;
   const std::string window = "  switchover:\n    mode: MaintenanceWindow\n";
   const std::vector<Case> cases = {
-      {"target-unknown-line", Rup(ns_, "target-unknown-line", Spec(svc, "", "\"99.99\"")),
+      // Any release from 2.8 on is a valid target (a newer-than-checked one with a
+      // warning); older ones lack what the switch needs.
+      {"target-older-than-2-8", Rup(ns_, "target-older-than-2-8", Spec(svc, "", "\"2.6\"")),
        "InvalidTargetVersion", &orders},
       {"downgrade", Rup(ns_, "downgrade", Spec(svc, "", "\"6.2\"", false)), "DowngradeRefused",
        &orders},
@@ -380,9 +382,11 @@ TEST_F(HostileE2ETest, OperatorRefusesHostileInstanceStatesWithANamedReason) {
        Rup(ns_, "read-service-is-headless",
            Spec(svc, "  readService: {name: orders-redis-7-0-hl}\n")),
        "ReadServiceConflict", &orders},
-      // redis:7.2 maps to this machine's 7.0 server: the new pods run, but the wrong version.
-      // Through the 63-character Service: the new StatefulSet's name is hash-shortened.
-      {"version-not-in-image", Rup(ns_, "version-not-in-image", Spec(long_service, "", "\"7.2\"")),
+      // The image runs real Redis 8.2.3, not the 7.2 asked for: the new pods run, but the
+      // wrong version. Through the 63-character Service: the new StatefulSet's name is
+      // hash-shortened.
+      {"version-not-in-image",
+       Rup(ns_, "version-not-in-image", Spec(long_service, "  image: redis:8.2\n", "\"7.2\"")),
        "TargetVersionMismatch", &orders},
   };
   const auto orders_config = OldConfig(orders.addrs[0]);

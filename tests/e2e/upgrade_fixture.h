@@ -181,12 +181,14 @@ class UpgradeE2ETest : public ::testing::Test {
     return addr;
   }
 
+  // `mix`: SET, EVAL, MULTI/EXEC and expiring writes plus a subscriber (probe --mix).
   void StartProbe(const std::string& vip, const std::string& verify, int duration_s,
-                  const std::optional<std::string>& password = std::nullopt) {
+                  const std::optional<std::string>& password = std::nullopt, bool mix = false) {
     testing::SubprocessOptions o;
     o.argv = {RUO_BINARY, "probe", "--addr",     vip + ":6379",
               "--rate",   "2000",  "--duration", std::to_string(duration_s),
               "--verify", verify};
+    if (mix) o.argv.push_back("--mix");
     if (password) o.env["REDISCLI_AUTH"] = *password;
     o.output_dir = cluster_->tmp().path();
     o.name = "probe-" + ns_;
