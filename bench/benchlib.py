@@ -18,7 +18,7 @@ def free_port():
 
 
 class Resp:
-    """A blocking RESP2 client, enough for INFO, CONFIG, DEBUG and DBSIZE."""
+    """A blocking RESP2 client, enough for INFO, CONFIG, DEBUG, DBSIZE and a pipeline."""
 
     def __init__(self, port, timeout=600.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -62,13 +62,32 @@ class Resp:
             return None if n < 0 else [self._reply() for _ in range(n)]
         raise RuntimeError("bad reply %r" % line)
 
-    def cmd(self, *args):
+    @staticmethod
+    def _encode(args):
         out = b"*%d\r\n" % len(args)
         for a in args:
-            a = str(a).encode()
+            a = a if isinstance(a, bytes) else str(a).encode()
             out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
+        return out
+
+    def cmd(self, *args):
+        self.sock.sendall(self._encode(args))
         return self._reply()
+
+    def pipeline(self, commands):
+        """Sends every command (a tuple of str/int/bytes) at once, then reads the replies;
+        an error reply raises after all the replies were read."""
+        self.sock.sendall(b"".join(self._encode(c) for c in commands))
+        replies, error = [], None
+        for _ in commands:
+            try:
+                replies.append(self._reply())
+            except RuntimeError as e:
+                replies.append(None)
+                error = error or e
+        if error is not None:
+            raise error
+        return replies
 
     def info(self, section=""):
         text = self.cmd("INFO", section) if section else self.cmd("INFO")
@@ -78,6 +97,42 @@ class Resp:
                 k, v = line.split(":", 1)
                 fields[k] = v
         return fields
+
+
+def populate(client, keys, value_size, prefix="key", batch=1000):
+    """Loads keys <prefix>:0 .. <prefix>:<keys-1>, each of value_size bytes, as
+    `DEBUG POPULATE keys prefix value_size` does, and returns how: "debug-populate", or
+    "set-pipeline" on servers whose DEBUG POPULATE has no size argument (2.8 knows only
+    `DEBUG POPULATE count [prefix]`): then pipelined SETs of the values DEBUG POPULATE
+    would store ("value:<n>", cut or padded with NUL bytes to value_size; value_size 0:
+    "value:<n>" as it is)."""
+    try:
+        client.cmd("DEBUG", "POPULATE", keys, prefix, value_size)
+        return "debug-populate"
+    except RuntimeError as e:
+        if "POPULATE" not in str(e) and "wrong number of arguments" not in str(e):
+            raise
+    for start in range(0, keys, batch):
+        cmds = []
+        for n in range(start, min(keys, start + batch)):
+            v = b"value:%d" % n
+            if value_size:
+                v = v[:value_size].ljust(value_size, b"\0")
+            cmds.append(("SET", "%s:%d" % (prefix, n), v))
+        client.pipeline(cmds)
+    return "set-pipeline"
+
+
+def format_table(headers, rows):
+    """A fixed-width text table (columns right-aligned but the first), one string."""
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r]
+                                           for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for r in cells:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    return "\n".join(lines)
 
 
 class RedisProc:
@@ -124,12 +179,13 @@ class RedisProc:
 
 
 class Binaries:
-    """The built project: redis-upgrade-operator and the test tools."""
+    """The built project: redis-upgrade-operator and the test tools (forwarder=False: a
+    driver that needs only the operator binary)."""
 
-    def __init__(self, build_dir):
+    def __init__(self, build_dir, forwarder=True):
         self.operator = os.path.join(build_dir, "src/cmd/redis-upgrade-operator")
         self.forwarder = os.path.join(build_dir, "tests/tools/tcp_forwarder")
-        for path in (self.operator, self.forwarder):
+        for path in (self.operator, self.forwarder) if forwarder else (self.operator,):
             if not os.access(path, os.X_OK):
                 raise SystemExit("missing %s: build the project first (hack/build.sh)" % path)
 

@@ -4,6 +4,7 @@ cluster of hack/cluster, the operator run as a process with the admin kubeconfig
 RedisUpgrades, and a watch that stamps every status change with the local time.
 Standard library only."""
 
+import json
 import os
 import signal
 import socket
@@ -31,13 +32,17 @@ def load_average():
 
 
 class Cluster:
-    """hack/cluster/up.sh in its own state dir; down.sh at the end unless keep."""
+    """hack/cluster/up.sh in its own state dir; down.sh at the end unless keep.
+    base_image_map: the node agent's base image map (LOCAL_CLUSTER_BASE_IMAGE_MAP, e.g. the
+    image-map of hack/setup-servers.sh), set explicitly rather than left to up.sh."""
 
-    def __init__(self, cluster_dir, keep=False):
+    def __init__(self, cluster_dir, keep=False, base_image_map=None):
         self.dir = cluster_dir
         self.keep = keep
         self.env = dict(os.environ, RUO_CLUSTER_DIR=cluster_dir)
-        self.env.pop("LOCAL_CLUSTER_IMAGE_MAP", None)  # default map: redis:* -> redis-server
+        self.env.pop("LOCAL_CLUSTER_IMAGE_MAP", None)  # no user map over the base map
+        if base_image_map:
+            self.env["LOCAL_CLUSTER_BASE_IMAGE_MAP"] = base_image_map
         paths = subprocess.run([os.path.join(ROOT, "hack/cluster/build.sh"), "--print-paths"],
                                capture_output=True, text=True, check=True, env=self.env).stdout
         bin_dir = dict(l.split("=", 1) for l in paths.split() if "=" in l)["RUO_BIN_DIR"]
@@ -102,8 +107,24 @@ class Operator:
         self.log.close()
 
 
-def instance_yaml(ns, name, memory="1Gi"):
-    """hack/lib/sample-instance.sh's instance, with DEBUG enabled (DEBUG POPULATE loads it)."""
+def version_line(version):
+    """(major, minor) of "2.8" or "2.8.19": (2, 8)."""
+    parts = str(version).split(".")
+    return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+
+
+def server_args(version="7.0"):
+    """The instance's redis-server args. `--enable-debug-command yes` (7.0+ refuse DEBUG
+    without it) only where the option exists: older servers refuse to start on it."""
+    args = ["--port", "6379", "--save", "", "--appendonly", "no"]
+    if version_line(version) >= (7, 0):
+        args += ["--enable-debug-command", "yes"]
+    return args
+
+
+def instance_yaml(ns, name, memory="1Gi", version="7.0"):
+    """hack/lib/sample-instance.sh's instance, image redis:<version>, with DEBUG enabled
+    (DEBUG POPULATE loads it; before 7.0 DEBUG is always on)."""
     return """apiVersion: v1
 kind: Namespace
 metadata: {name: %(ns)s}
@@ -120,8 +141,8 @@ spec:
     spec:
       containers:
       - name: redis
-        image: redis:7.0
-        args: ["--port", "6379", "--save", "", "--appendonly", "no", "--enable-debug-command", "yes"]
+        image: redis:%(version)s
+        args: %(args)s
         ports: [{name: redis, containerPort: 6379}]
         resources: {limits: {memory: %(memory)s}}
 ---
@@ -131,24 +152,25 @@ metadata: {name: %(name)s, namespace: %(ns)s}
 spec:
   selector: {statefulset.kubernetes.io/pod-name: %(name)s-0}
   ports: [{name: redis, port: 6379, targetPort: redis}]
-""" % {"ns": ns, "name": name, "memory": memory}
+""" % {"ns": ns, "name": name, "memory": memory, "version": version,
+       "args": json.dumps(server_args(version))}
 
 
-def upgrade_yaml(ns, name, service):
+def upgrade_yaml(ns, name, service, target="7.0", allow_same_version=True):
     return """apiVersion: redisupgrade.dev/v1alpha1
 kind: RedisUpgrade
 metadata: {name: %s, namespace: %s}
 spec:
   instance: {service: %s}
-  targetVersion: "7.0"
-  allowSameVersion: true
-  switchover: {mode: Immediate, maxLagBytes: 10485760, maxReadOnlySeconds: 60}
-""" % (name, ns, service)
+  targetVersion: "%s"
+%s  switchover: {mode: Immediate, maxLagBytes: 10485760, maxReadOnlySeconds: 60}
+""" % (name, ns, service, target, "  allowSameVersion: true\n" if allow_same_version else "")
 
 
-def create_instance(cluster, ns, name, memory="1Gi"):
-    """Creates the namespace, StatefulSet and Service; returns (pod IP, VIP)."""
-    cluster.kubectl("apply", "-f", "-", stdin=instance_yaml(ns, name, memory))
+def create_instance(cluster, ns, name, memory="1Gi", version="7.0"):
+    """Creates the namespace, StatefulSet (image redis:<version>) and Service; returns
+    (pod IP, VIP)."""
+    cluster.kubectl("apply", "-f", "-", stdin=instance_yaml(ns, name, memory, version))
     # `kubectl wait` on a pod the StatefulSet controller has not created yet fails at once.
     deadline = time.time() + 120
     while not cluster.kubectl("-n", ns, "get", "pod", "%s-0" % name, "--ignore-not-found",
@@ -156,8 +178,14 @@ def create_instance(cluster, ns, name, memory="1Gi"):
         if time.time() > deadline:
             raise RuntimeError("pod %s/%s-0 was never created" % (ns, name))
         time.sleep(0.2)
-    cluster.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/%s-0" % name,
-                    "--timeout=120s")
+    try:
+        cluster.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/%s-0" % name,
+                        "--timeout=120s")
+    except RuntimeError as e:
+        # Say why (an image missing from the node agent's map: ErrImagePull, say).
+        why = cluster.kubectl("-n", ns, "get", "pod/%s-0" % name, "-o",
+                              "jsonpath={.status.containerStatuses[0].state}", check=False)
+        raise RuntimeError("%s; container state: %s" % (e, why.strip() or "?"))
     ip = cluster.kubectl("-n", ns, "get", "pod/%s-0" % name, "-o", "jsonpath={.status.podIP}")
     vip = cluster.vip(ns, name)
     # The VIP follows the EndpointSlice: wait until it reaches the pod.
@@ -175,6 +203,39 @@ def create_instance(cluster, ns, name, memory="1Gi"):
             raise RuntimeError("VIP %s never reached pod %s" % (vip, ip))
         time.sleep(0.1)
     return ip, vip
+
+
+def servers_dir():
+    """Where hack/setup-servers.sh installs the real servers and their image-map file."""
+    if os.environ.get("RUO_SERVERS_DIR"):
+        return os.environ["RUO_SERVERS_DIR"]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(cache, "redis-upgrade-operator", "servers")
+
+
+def image_map_lookup(path, image):
+    """The executable `image` maps to in an IMAGE=PATH map file (longest prefix wins, as in
+    the node agent), or None."""
+    best = None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            prefix, _, exe = line.partition("=")
+            prefix, exe = prefix.strip(), exe.strip()
+            if image.startswith(prefix) and (best is None or len(prefix) >= len(best[0])):
+                best = (prefix, exe)
+    return best[1] if best else None
+
+
+def server_version(host, port=6379):
+    """redis_version of the server at host:port (INFO server)."""
+    c = HostResp(host, port, timeout=10)
+    try:
+        return c.info("server").get("redis_version", "")
+    finally:
+        c.close()
 
 
 def vip_backend(vip):
@@ -255,7 +316,6 @@ class RupWatch:
 
 
 def rup_status(cluster, ns, name):
-    import json
     return json.loads(cluster.kubectl("-n", ns, "get", "rup", name, "-o", "json")).get(
         "status", {})
 

@@ -6,26 +6,30 @@
 #      operator's image mapped to the binary just built;
 #   3. installs the operator with its Helm chart (it runs in-cluster, with its
 #      ServiceAccount and the chart's RBAC);
-#   4. creates a Redis instance (StatefulSet redis:7.0 + a Service, the VIP)
-#      and loads it with data;
-#   5. applies a RedisUpgrade while `redis-upgrade-operator probe` writes
-#      through the VIP, and prints its progress as it goes;
+#   4. creates a Redis instance of an old version (StatefulSet redis:2.8 — a
+#      real Redis 2.8.19 — + a Service, the VIP) and loads it with data;
+#   5. applies a RedisUpgrade to a newer major (8.2: a real Redis 8.2.3) while
+#      `redis-upgrade-operator probe --mix` writes SET, EVAL, MULTI/EXEC and
+#      expiring keys through the VIP, and prints its progress as it goes;
 #   6. prints a report: each phase and its duration, the write-blocked time,
 #      the probe's longest gap and acknowledged writes lost, key counts.
 # Cleans up after itself (cluster down, every process gone) unless
 # DEMO_KEEP_CLUSTER=1. Exit 0 only if the upgrade Completed and lost = 0.
 #
-# Knobs (environment): DEMO_KEYS (100000), DEMO_VALUE_BYTES (100),
+# Knobs (environment): DEMO_SOURCE (2.8) and DEMO_TARGET (8.2), any pair of
+# the servers hack/setup-servers.sh installs (2.8, 6.2, 7.0, 8.2), DEMO_KEYS (100000), DEMO_VALUE_BYTES (100),
 # DEMO_PROBE_RATE (2000/s), DEMO_PROBE_SECONDS (30), DEMO_CLUSTER_DIR
 # (/tmp/ruo-demo-cluster), BUILD_DIR (build), DEMO_KEEP_CLUSTER (0: bring the
 # cluster down at the end), DEMO_SKIP_BUILD (0: run hack/build.sh first).
-# Only redis 7.0.15 (Debian's) exists on this machine, so the demo upgrades
-# 7.0 -> 7.0 with allowSameVersion; the engine does 2.8 -> 7.x the same way.
+# The servers are real Redis builds from registry packages (hack/servers.lock);
+# the node agent runs redis:<line> images as those binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 . "$ROOT/hack/lib/sample-instance.sh"
 BUILD_DIR=${BUILD_DIR:-build}
+SOURCE=${DEMO_SOURCE:-2.8}
+TARGET=${DEMO_TARGET:-8.2}
 KEYS=${DEMO_KEYS:-100000}
 VALUE_BYTES=${DEMO_VALUE_BYTES:-100}
 PROBE_RATE=${DEMO_PROBE_RATE:-2000}
@@ -35,7 +39,7 @@ RELEASE=ruo
 OPNS=ruo-system
 NS=demo
 SVC=orders-redis
-RUP=orders-to-7
+RUP=orders-to-${TARGET%%.*}
 T0=$SECONDS
 WORK=$(mktemp -d /tmp/ruo-demo.XXXXXX)
 PIDS=()
@@ -88,7 +92,6 @@ k() { "$KUBECTL" "$@"; }
 # ---- 2. cluster --------------------------------------------------------------
 IMAGE=$("$HELM" template "$RELEASE" "$CHART" | sed -n 's/^ *image: "\(.*\)"$/\1/p' | head -n1)
 cat > "$WORK/image-map" <<EOF
-redis:=/usr/bin/redis-server
 $IMAGE=$BIN
 EOF
 say "bringing up the local Kubernetes cluster ($RUO_CLUSTER_DIR)"
@@ -124,13 +127,13 @@ info "Ready in $((SECONDS - t)) s (in-cluster, ServiceAccount $RELEASE-redis-upg
 k -n "$OPNS" get deploy,pods -o wide | sed 's/^/   /'
 
 # ---- 4. the Redis instance ---------------------------------------------------
-say "creating the Redis instance $NS/$SVC (StatefulSet redis:7.0 + Service) and loading $KEYS keys"
+say "creating the Redis instance $NS/$SVC (StatefulSet redis:$SOURCE + Service) and loading $KEYS keys"
 k create namespace "$NS" >/dev/null
-sample_instance_yaml "$NS" "$SVC" 1Gi | k apply -f - >/dev/null
+sample_instance_yaml "$NS" "$SVC" 1Gi "redis:$SOURCE" | k apply -f - >/dev/null
 k -n "$NS" wait --for=condition=Ready pod/$SVC-0 --timeout=120s >/dev/null || die "redis pod not Ready"
 OLD_IP=$(jp pod/$SVC-0 '{.status.podIP}')
 VIP=$(vip "$NS" "$SVC")
-# A pipeline of SETs (DEBUG POPULATE is off by default on redis 7).
+# A pipeline of SETs (DEBUG POPULATE is off by default on redis 7, and 2.8's takes no size).
 PAD=$(head -c "$VALUE_BYTES" /dev/zero | tr '\0' 'x')
 seq 1 "$KEYS" | awk -v pad="$PAD" '{v = $1 ":" pad; k = "demo:key:" $1;
   printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v}' |
@@ -148,8 +151,7 @@ kind: RedisUpgrade
 metadata: {name: $RUP, namespace: $NS}
 spec:
   instance: {service: $SVC}
-  targetVersion: "7.0"
-  allowSameVersion: true        # only redis 7.0.15 exists on this machine
+  targetVersion: "$TARGET"
   switchover: {mode: Immediate, maxLagBytes: 10485760, maxReadOnlySeconds: 60}
 EOF
 sed 's/^/   /' "$WORK/rup.yaml"
@@ -188,9 +190,9 @@ for _ in $(seq 900); do
   sleep 0.2
 done
 if [ -n "$NEW_IP" ]; then
-  printf '   (probe: %s writes/s through the VIP %s:6379 for %s s, verifying on the new master %s)\n' \
+  printf '   (probe: %s writes/s of SET, EVAL, MULTI/EXEC and SET EX through the VIP %s:6379 for %s s, verifying on the new master %s)\n' \
     "$PROBE_RATE" "$VIP" "$PROBE_SECONDS" "$NEW_IP"
-  "$BIN" probe --addr "$VIP:6379" --rate "$PROBE_RATE" --duration "$PROBE_SECONDS" \
+  "$BIN" probe --addr "$VIP:6379" --rate "$PROBE_RATE" --duration "$PROBE_SECONDS" --mix \
     --verify "$NEW_IP:6379" > "$WORK/probe.json" 2> "$WORK/probe.err" &
   PROBE_PID=$!
   PIDS+=($PROBE_PID)
@@ -269,10 +271,20 @@ if times:
     print(f"     {'total':<18} {'':<9} {(times[-1][0] - times[0][0]).total_seconds():.0f} s {w:>8}")
 sw = st.get("switch", {})
 print(f"   write-blocked:      {sw.get('writeBlockedMillis', '?')} ms  (status.switch.writeBlockedMillis; attempts {sw.get('attempts', '?')})")
+methods = {
+    "fence": "fence: min-slaves-to-write above the replica count (Redis 2.8 has no CLIENT PAUSE; the offsets prove no script slipped through)",
+    "multi-fence-pause": "MULTI { fence, CLIENT PAUSE, INFO } (3.0-6.0: a pause cannot be ended early)",
+    "pause-write": "CLIENT PAUSE WRITE, then the fence (6.2+)",
+}
+m = sw.get("record", {}).get("blockMethod", "")
+print(f"   write blocking:     {methods.get(m, m or '?')}  (source {st.get('sourceVersion', '?')})")
 lost = p.get("lost")
 if p:
     print(f"   probe:              {p.get('acked')} writes acked, {p.get('errors')} errors, longest gap without a successful write {p.get('max_gap_ms')} ms")
-    print(f"   acked writes lost:  {lost}")
+    mix = p.get("mix", {})
+    if mix:
+        print("                       acked by kind: " + ", ".join(f"{k} {v.get('acked')}" for k, v in sorted(mix.items())))
+    print(f"   acked writes lost:  {lost}" + (f"; expiring keys that lost their TTL: {p.get('ttl_lost')}" if "ttl_lost" in p else ""))
     started = sw.get("startedAt")
     ps = int(probe_start)
     if started and ps and not (ps <= ts(started).timestamp() <= ps + int(probe_secs)):
@@ -286,7 +298,7 @@ if len(r) >= 3 and r[0] == "slave":
     print(f"   old master:         now a read-only replica of {r[1]}:{r[2]} (nothing listens there): sealed, it refuses writes")
 else:
     print(f"   old master:         ROLE {old_role.strip() or '?'}")
-ok = st.get("phase") == "Completed" and lost == 0 and probe_rc == "0"
+ok = st.get("phase") == "Completed" and lost == 0 and p.get("ttl_lost", 0) == 0 and probe_rc == "0"
 print(f"\n   {'OK' if ok else 'NOT OK'}: {'Completed, no acknowledged write lost' if ok else 'see above'}; demo wall time {wall} s")
 sys.exit(0 if ok else 1)
 PY
