@@ -53,16 +53,11 @@ StatusOr<Version> Version::Parse(std::string_view text) {
 }
 
 std::string Version::ToString() const {
-  // Appended piece by piece: `"." + std::to_string(n)` trips GCC 12's false
-  // -Werror=restrict at -O3 (a Release build).
   std::string out = std::to_string(major);
   if (!has_minor) return out;
-  out.push_back('.');
-  out.append(std::to_string(minor));
+  out += "." + std::to_string(minor);
   if (!has_patch) return out;
-  out.push_back('.');
-  out.append(std::to_string(patch));
-  return out;
+  return out + "." + std::to_string(patch);
 }
 
 std::strong_ordering operator<=>(const Version& a, const Version& b) {
