@@ -230,15 +230,18 @@ k -n "$NS" get rup "$RUP" -o json > "$WORK/rup.json"
 NEW_KEYS=""; VIP_KEYS=""; OLD_ROLE=""
 if [ -n "$NEW_IP" ]; then NEW_KEYS=$(redis-cli -h "$NEW_IP" DBSIZE 2>/dev/null || true); fi
 VIP_KEYS=$(redis-cli -h "$VIP" DBSIZE 2>/dev/null || true)
-OLD_KEYS=$(redis-cli -h "$OLD_IP" DBSIZE 2>/dev/null || true)
+# INFO still answers on the sealed old master; DBSIZE gets MASTERDOWN (no stale reads).
+OLD_KEYS=$(redis-cli -h "$OLD_IP" INFO keyspace 2>/dev/null | tr -d '\r' | sed -n 's/^db0:keys=\([0-9]*\).*/\1/p' || true)
+OLD_READ=$(redis-cli -h "$OLD_IP" GET demo:key:1 2>&1 | head -c 60 || true)
 OLD_ROLE=$(redis-cli -h "$OLD_IP" ROLE 2>/dev/null | head -n 3 | tr '\n' ' ' || true)
 
 set +e
 python3 - "$WORK/rup.json" "$WORK/probe.json" "$WORK/progress.log" "${PROBE_START:-0}" "$PROBE_SECONDS" \
-  "$KEYS_BEFORE" "$NEW_KEYS" "$VIP_KEYS" "$OLD_KEYS" "$OLD_ROLE" "$PROBE_RC" "$((SECONDS - T0))" <<'PY'
+  "$KEYS_BEFORE" "$NEW_KEYS" "$VIP_KEYS" "$OLD_KEYS" "$OLD_ROLE" "$PROBE_RC" "$((SECONDS - T0))" \
+  "$OLD_READ" <<'PY'
 import json, sys, datetime
 (rup_f, probe_f, progress_f, probe_start, probe_secs, keys_before, new_keys, vip_keys,
- old_keys, old_role, probe_rc, wall) = sys.argv[1:]
+ old_keys, old_role, probe_rc, wall, old_read) = sys.argv[1:]
 u = json.load(open(rup_f)); st = u.get("status", {})
 try:
     p = json.load(open(probe_f))
@@ -295,7 +298,8 @@ print(f"   keys:               before {keys_before}; after: new master {new_keys
       f" (= before + the probe's keys);\n                       old master {old_keys or '?'} (frozen at the switch)")
 r = old_role.split()
 if len(r) >= 3 and r[0] == "slave":
-    print(f"   old master:         now a read-only replica of {r[1]}:{r[2]} (nothing listens there): sealed, it refuses writes")
+    print(f"   old master:         now a read-only replica of {r[1]}:{r[2]} (nothing listens there): sealed, it refuses writes"
+          f"\n                       and stale reads (GET: {old_read.split(' ')[0] or '?'})")
 else:
     print(f"   old master:         ROLE {old_role.strip() or '?'}")
 ok = st.get("phase") == "Completed" and lost == 0 and p.get("ttl_lost", 0) == 0 and probe_rc == "0"

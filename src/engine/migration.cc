@@ -293,7 +293,10 @@ class Migration {
       report_.source_keys = keys.ok() ? *keys : -1;
       Say("switch: attempt " + std::to_string(record.attempt + 1) + " (" +
           std::to_string(report_.source_keys) + " keys on the source)");
-      SwitchProtocol proto(*src_, *tgt_, {}, opts_.switch_options, clock_, state_);
+      // A source restarted since the precheck is caught at the block.
+      SwitchOptions switch_options = opts_.switch_options;
+      switch_options.expected_source_run_id = source_run_id_;
+      SwitchProtocol proto(*src_, *tgt_, {}, switch_options, clock_, state_);
       auto out = proto.Run(record, opts_.move_traffic);
       if (!out.ok()) {
         const Status e = out.status();
@@ -356,6 +359,8 @@ class Migration {
       FailDial("target", opts_.target, ti.status());
       return false;
     }
+    // The server the sync starts from; the switch refuses any other.
+    source_run_id_ = si->server.run_id;
     PrecheckInput in;
     in.source = *si;
     in.target = *ti;
@@ -566,6 +571,7 @@ class Migration {
   redis::ConnectOptions conn_opts_;
   std::unique_ptr<redis::Admin> src_;
   std::unique_ptr<redis::Admin> tgt_;
+  std::string source_run_id_;  // from the precheck's INFO
   MigrationReport report_;
   TimePoint start_;
   TimePoint sync_started_;

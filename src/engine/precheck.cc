@@ -84,6 +84,19 @@ std::optional<Refusal> CheckSupportedVersions(const PrecheckInput& in) {
   return std::nullopt;
 }
 
+std::optional<Refusal> CheckClientKillSupported(const PrecheckInput& in) {
+  const redis::Version& v = in.source.server.version;
+  if (!redis::IsSupportedVersion(v) || redis::CapabilitiesFor(v).client_kill_type) {
+    return std::nullopt;
+  }
+  return Refuse("ClientKillUnsupported",
+                "the source runs Redis " + v.ToString() +
+                    ", which lacks CLIENT KILL TYPE (2.8.12+): the switch closes every client "
+                    "of the old master with it, in the same transaction as the seal, so that "
+                    "none can write to it afterwards; upgrade the source in place to 2.8.12 or "
+                    "later of the 2.8 line first (same data files)");
+}
+
 std::vector<std::string> UncheckedVersionWarnings(const PrecheckInput& in) {
   std::vector<std::string> out;
   auto add = [&](const redis::Version& v, std::string_view what) {
@@ -180,19 +193,20 @@ std::optional<Refusal> CheckTargetIsNotSource(const PrecheckInput& in) {
 
 const std::vector<PrecheckPolicy>& DefaultPrechecks() {
   static const std::vector<PrecheckPolicy> chain = {
-      CheckSourceIsMaster,         CheckNotClusterMode,    CheckTargetIsNotSource,
-      CheckNoBackgroundSave,       CheckSupportedVersions, CheckVersionOrder,
-      CheckTargetMatchesRequested, CheckForkHeadroom,      CheckTargetMemory,
-      CheckTargetIsEmptyOrReplica,
+      CheckSourceIsMaster,   CheckNotClusterMode,         CheckTargetIsNotSource,
+      CheckNoBackgroundSave, CheckSupportedVersions,      CheckClientKillSupported,
+      CheckVersionOrder,     CheckTargetMatchesRequested, CheckForkHeadroom,
+      CheckTargetMemory,     CheckTargetIsEmptyOrReplica,
   };
   return chain;
 }
 
 const std::vector<PrecheckPolicy>& RefusalPrechecks() {
   static const std::vector<PrecheckPolicy> chain = {
-      CheckSourceIsMaster,    CheckNotClusterMode, CheckTargetIsNotSource,
-      CheckSupportedVersions, CheckVersionOrder,   CheckTargetMatchesRequested,
-      CheckForkHeadroom,      CheckTargetMemory,   CheckTargetIsEmptyOrReplica,
+      CheckSourceIsMaster,         CheckNotClusterMode,      CheckTargetIsNotSource,
+      CheckSupportedVersions,      CheckClientKillSupported, CheckVersionOrder,
+      CheckTargetMatchesRequested, CheckForkHeadroom,        CheckTargetMemory,
+      CheckTargetIsEmptyOrReplica,
   };
   return chain;
 }

@@ -47,6 +47,8 @@ std::optional<Refusal> CheckNotClusterMode(const PrecheckInput& in);
 std::optional<Refusal> CheckNoBackgroundSave(const PrecheckInput& in);
 // UnsupportedVersion (older than 2.8)
 std::optional<Refusal> CheckSupportedVersions(const PrecheckInput& in);
+// ClientKillUnsupported (2.8.0–2.8.11: no CLIENT KILL TYPE for the seal)
+std::optional<Refusal> CheckClientKillSupported(const PrecheckInput& in);
 // DowngradeRefused | SameVersionRefused
 std::optional<Refusal> CheckVersionOrder(const PrecheckInput& in);
 // TargetVersionMismatch

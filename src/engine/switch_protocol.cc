@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <utility>
 
 #include "engine/sync.h"
@@ -20,6 +21,30 @@ constexpr std::string_view kFence = "fence";
 constexpr int64_t kFenceMargin = 1000;
 // min-slaves-max-lag 0 disables the fence; this is what we set instead (Redis' default).
 constexpr std::string_view kFenceMaxLag = "10";
+
+// What the seal enforces besides SLAVEOF (spelled per version by ConfigNameFor):
+// a replica with read-only off takes writes it will never pass on, and one
+// that serves stale data answers reads the new master has long overtaken.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 2> kSealConfig = {{
+    {"replica-read-only", "yes"},
+    {"replica-serve-stale-data", "no"},
+}};
+
+bool IsSealConfig(const redis::Capabilities& c, const std::string& name) {
+  for (const auto& [seal_name, value] : kSealConfig) {
+    if (redis::ConfigNameFor(c, seal_name) == name) return true;
+  }
+  return false;
+}
+
+// The CLIENT KILL counts at the end of a seal transaction's replies.
+int64_t KilledIn(const std::vector<redis::Reply>& replies, size_t kills) {
+  int64_t n = 0;
+  for (size_t i = replies.size() - kills; i < replies.size(); ++i) {
+    if (replies[i].type == redis::Reply::Type::kInteger) n += replies[i].integer;
+  }
+  return n;
+}
 
 std::string_view MethodFor(const redis::Capabilities& c) {
   if (c.client_pause_write) return kPauseWrite;
@@ -128,6 +153,11 @@ StatusOr<SwitchOutcome> SwitchProtocol::Run(SwitchRecord& record,
   const std::string max_lag = redis::MinReplicasMaxLagName(caps);
   RUO_ASSIGN_OR_RETURN(std::string to_write_value, old_.ConfigGet(to_write));
   RUO_ASSIGN_OR_RETURN(std::string max_lag_value, old_.ConfigGet(max_lag));
+  std::map<std::string, std::string> seal_originals;
+  for (const auto& [name, value] : kSealConfig) {
+    RUO_ASSIGN_OR_RETURN(std::string original, old_.ConfigGet(std::string(name)));
+    seal_originals[redis::ConfigNameFor(caps, name)] = original;
+  }
 
   record.attempt++;
   record.old_master = old_.endpoint().ToString();
@@ -138,6 +168,8 @@ StatusOr<SwitchOutcome> SwitchProtocol::Run(SwitchRecord& record,
   record.saved_config[to_write] = to_write_value;
   // The fence counts only replicas within max-lag, and max-lag 0 turns it off.
   if (max_lag_value == "0") record.saved_config[max_lag] = max_lag_value;
+  // The seal changes these; undo puts the source's own values back.
+  record.saved_config.insert(seal_originals.begin(), seal_originals.end());
   record.fence_offset = record.promoted_offset = record.sealed_offset = -1;
   record.write_blocked_ms = -1;
   record.clients_killed = 0;
@@ -175,9 +207,15 @@ StatusOr<SwitchOutcome> SwitchProtocol::Attempt(SwitchRecord& record,
   // Block writes and read T.
   const TimePoint block_start = clock_.Monotonic();
   record.block_started_unix_ms = UnixMs(clock_);
+  const bool check_run_id = !opts_.expected_source_run_id.empty();
   int64_t t = -1;
+  std::string run_id;
   if (method == kPauseWrite) {
     RUO_RETURN_IF_ERROR(old_.ClientPause(opts_.max_read_only, /*write_only=*/true));
+    if (check_run_id) {
+      RUO_ASSIGN_OR_RETURN(redis::Info server, old_.GetInfo("server"));
+      run_id = server.server.run_id;
+    }
     RUO_ASSIGN_OR_RETURN(redis::Info info, old_.GetInfo("replication"));
     t = info.replication.master_repl_offset;
   } else {
@@ -187,18 +225,31 @@ StatusOr<SwitchOutcome> SwitchProtocol::Attempt(SwitchRecord& record,
     if (method == kMultiFencePause) {
       cmds.push_back({"CLIENT", "PAUSE", std::to_string(opts_.legacy_pause.count())});
     }
+    // The run_id in the same instant as T. INFO server adds no offset the
+    // INFO replication after it would not add anyway (see overhead).
+    if (check_run_id) cmds.push_back({"INFO", "server"});
     cmds.push_back({"INFO", "replication"});
+    const size_t infos = check_run_id ? 2 : 1;
     RUO_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, old_.Transaction(cmds));
     if (replies.size() != cmds.size()) {
       return Internal("blocking transaction returned " + std::to_string(replies.size()) +
                           " replies for " + std::to_string(cmds.size()) + " commands",
                       "UnexpectedReply");
     }
-    for (size_t i = 0; i + 1 < replies.size(); ++i) {
+    for (size_t i = 0; i + infos < replies.size(); ++i) {
       RUO_RETURN_IF_ERROR(ExpectOk(replies[i], "blocking writes: " + cmds[i][0]));
+    }
+    if (check_run_id) {
+      RUO_ASSIGN_OR_RETURN(redis::Info server,
+                           InfoFrom(replies[replies.size() - 2], "blocking writes"));
+      run_id = server.server.run_id;
     }
     RUO_ASSIGN_OR_RETURN(redis::Info info, InfoFrom(replies.back(), "blocking writes"));
     t = info.replication.master_repl_offset;
+  }
+  // A server that reports no run_id gives nothing to compare (as in the sync).
+  if (check_run_id && !run_id.empty() && run_id != opts_.expected_source_run_id) {
+    return SourceRestarted(record, run_id, block_start);
   }
   record.fence_offset = t;
   RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kBlocked));
@@ -243,15 +294,25 @@ StatusOr<SwitchOutcome> SwitchProtocol::Attempt(SwitchRecord& record,
   RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kPromoted));
 
   // Seal the old master, reading S atomically with it (2.8 resets offsets after SLAVEOF).
+  // The same transaction enforces the replica settings and closes every client:
+  // none can write to, read stale data from, or EXEC a transaction queued
+  // before it on the sealed master (2.8 would run it there and answer OK).
   RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kSealing));
   {
-    RUO_ASSIGN_OR_RETURN(
-        std::vector<redis::Reply> replies,
-        old_.Transaction({{"INFO", "replication"}, old_.ReplicaOfArgv(opts_.seal_address)}));
-    if (replies.size() != 2) return Internal("seal: unexpected EXEC reply", "UnexpectedReply");
-    RUO_RETURN_IF_ERROR(ExpectOk(replies[1], "seal: SLAVEOF"));
+    std::vector<std::vector<std::string>> cmds = {{"INFO", "replication"}};
+    for (auto& c : SealCommands()) cmds.push_back(std::move(c));
+    RUO_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, old_.Transaction(cmds));
+    if (replies.size() != cmds.size()) {
+      return Internal("seal: unexpected EXEC reply", "UnexpectedReply");
+    }
+    for (size_t i = 1; i < replies.size(); ++i) {
+      RUO_RETURN_IF_ERROR(ExpectOk(replies[i], "seal: " + cmds[i][0]));
+    }
     RUO_ASSIGN_OR_RETURN(redis::Info info, InfoFrom(replies[0], "seal"));
     record.sealed_offset = info.replication.master_repl_offset;
+    if (caps.client_kill_type) {
+      record.clients_killed += KilledIn(replies, redis::Admin::KillClientsArgv().size());
+    }
   }
   RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kSealed));
 
@@ -279,11 +340,39 @@ Status SwitchProtocol::Release(SwitchRecord& record, const std::string& why,
     RUO_RETURN_IF_ERROR(old_.ClientUnpause());
   } else {
     // On 3.0–6.0 this waits behind the (short) pause, which ends by itself.
-    RUO_RETURN_IF_ERROR(RestoreConfig(old_, record.saved_config));
+    // Only the fence was set: the seal's settings were not touched yet.
+    std::map<std::string, std::string> fence;
+    for (const auto& [name, value] : record.saved_config) {
+      if (!IsSealConfig(old_.caps(), name)) fence[name] = value;
+    }
+    RUO_RETURN_IF_ERROR(RestoreConfig(old_, fence));
   }
   record.write_blocked_ms = MsSince(clock_, block_start);
   record.last_error = why;
   return Save(record, SwitchStep::kIdle);
+}
+
+Status SwitchProtocol::SourceRestarted(SwitchRecord& record, const std::string& run_id,
+                                       TimePoint block_start) {
+  const std::string why = "the old master " + old_.endpoint().ToString() +
+                          " restarted since the sync was checked (run_id " +
+                          opts_.expected_source_run_id + " is now " + run_id +
+                          "): the new master may have synced a server that lost data; "
+                          "writes released, the new master was not promoted";
+  RUO_RETURN_IF_ERROR(Release(record, why, block_start));
+  return FailedPrecondition(why, "SourceLost");
+}
+
+std::vector<std::vector<std::string>> SwitchProtocol::SealCommands() const {
+  std::vector<std::vector<std::string>> cmds;
+  for (const auto& [name, value] : kSealConfig) {
+    cmds.push_back(old_.ConfigSetArgv(std::string(name), std::string(value)));
+  }
+  cmds.push_back(old_.ReplicaOfArgv(opts_.seal_address));
+  if (old_.caps().client_kill_type) {
+    for (auto& c : redis::Admin::KillClientsArgv()) cmds.push_back(std::move(c));
+  }
+  return cmds;
 }
 
 Status SwitchProtocol::Undo(SwitchRecord& record, const std::string& why) {
@@ -357,9 +446,20 @@ StatusOr<SwitchOutcome> SwitchProtocol::Finish(SwitchRecord& record,
       // A master that is down takes no writes; finishing must not wait for it.
       spdlog::warn("switch: old master unreachable while finishing: {}", oi.status().ToString());
     } else if (oi->replication.role == "master") {
-      // It came back as a master (a restart drops the seal): seal it again.
-      Status s = old_.ReplicaOf(opts_.seal_address);
-      if (!s.ok()) spdlog::error("switch: resealing the old master failed: {}", s.ToString());
+      // It came back as a master (a restart drops the seal, which lives only in
+      // memory, settings included): seal it again, whole.
+      auto replies = old_.Transaction(SealCommands());
+      Status s = replies.status();
+      if (s.ok()) {
+        for (const redis::Reply& r : *replies) {
+          if (r.IsError()) s = Internal("resealing: " + r.str, "CommandFailed");
+        }
+      }
+      if (!s.ok()) {
+        spdlog::error("switch: resealing the old master failed: {}", s.ToString());
+      } else if (old_.caps().client_kill_type) {
+        record.clients_killed += KilledIn(*replies, redis::Admin::KillClientsArgv().size());
+      }
     }
   }
 
@@ -412,7 +512,9 @@ int64_t SwitchProtocol::KillClients() {
   const TimePoint start = clock_.Monotonic();
   int64_t total = 0;
   while (true) {
-    auto n = old_.KillNormalClients();
+    // Lines whose sealed replica refuses CLIENT get serve-stale-data lifted
+    // around it (Admin::KillClients).
+    auto n = old_.KillClients(/*lift_stale_refusal=*/!old_.caps().client_ok_stale);
     if (!n.ok()) {
       spdlog::warn("switch: CLIENT KILL on the old master: {}", n.status().ToString());
       break;

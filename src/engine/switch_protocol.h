@@ -23,7 +23,13 @@ struct SwitchOptions {
   std::chrono::milliseconds poll_interval{1};  // catch-up polling
   // Where the seal points the old master: an address where nothing listens.
   redis::Endpoint seal_address{"127.0.0.1", 1};
-  // After traffic moves: kill normal clients on the old master repeatedly for this long.
+  // The old master's run_id when the sync was checked (status.source.runID,
+  // migrate's precheck). Compared at the block: a restarted old master (whose
+  // data the new master may have full-synced) is never switched to. Empty: no
+  // check.
+  std::string expected_source_run_id;
+  // After traffic moves: kill normal and pub/sub clients on the old master
+  // repeatedly for this long.
   std::chrono::milliseconds client_kill_grace{2000};
   std::chrono::milliseconds client_kill_interval{100};
 };
@@ -71,6 +77,12 @@ class SwitchProtocol {
   // `block_start` is set on the live path; a resumed finish uses the record's wall time.
   StatusOr<SwitchOutcome> Finish(SwitchRecord& record, const TrafficMover& move_traffic,
                                  std::optional<TimePoint> block_start);
+  // The seal without its INFO: replica-read-only yes, replica-serve-stale-data
+  // no, SLAVEOF <seal address>, then close every normal and pub/sub client.
+  std::vector<std::vector<std::string>> SealCommands() const;
+  // The run_id read at the block differs from the expected one: writes
+  // released, FailedPrecondition SourceLost.
+  Status SourceRestarted(SwitchRecord& record, const std::string& run_id, TimePoint block_start);
   void RepointReplicas();
   int64_t KillClients();
   // A step the last Save covers (RecordSink::Note): taken inside the

@@ -165,17 +165,46 @@ Status Admin::ClientUnpause() {
   return RunOk({"CLIENT", "UNPAUSE"});
 }
 
-StatusOr<int64_t> Admin::KillNormalClients() {
+std::vector<std::vector<std::string>> Admin::KillClientsArgv() {
+  // The filter form skips the calling connection by default (SKIPME yes).
+  return {{"CLIENT", "KILL", "TYPE", "normal"}, {"CLIENT", "KILL", "TYPE", "pubsub"}};
+}
+
+StatusOr<int64_t> Admin::KillClients(bool lift_stale_refusal) {
   RUO_RETURN_IF_ERROR(EnsureVersion());
   if (!caps_.client_kill_type) return Unsupported(version(), "CLIENT KILL TYPE", "2.8.12");
-  // The filter form skips the calling connection by default (SKIPME yes).
-  std::vector<std::string> argv = {"CLIENT", "KILL", "TYPE", "normal"};
-  RUO_ASSIGN_OR_RETURN(Reply r, Run(argv));
-  if (r.type != Reply::Type::kInteger) {
-    return Internal("CLIENT KILL TYPE normal on " + endpoint().ToString() + ": unexpected reply " +
-                    DebugString(r));
+  std::vector<std::vector<std::string>> cmds = KillClientsArgv();
+  const std::string stale = ConfigNameFor(caps_, "replica-serve-stale-data");
+  if (lift_stale_refusal) {
+    // One pipeline: the server reads it at once, so no other client's command
+    // runs while stale reads are allowed.
+    cmds.insert(cmds.begin(), ConfigSetArgv(stale, "yes"));
+    cmds.push_back(ConfigSetArgv(stale, "no"));
   }
-  return static_cast<int64_t>(r.integer);
+  RUO_ASSIGN_OR_RETURN(std::vector<Reply> replies, conn_->Pipeline(cmds));
+  if (replies.size() != cmds.size()) {
+    return Internal("CLIENT KILL on " + endpoint().ToString() + ": " +
+                    std::to_string(replies.size()) + " replies for " + std::to_string(cmds.size()) +
+                    " commands");
+  }
+  int64_t killed = 0;
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    const Reply& r = replies[i];
+    if (r.IsError()) return ErrorStatus(cmds[i], r.str);
+    if (cmds[i][0] == "CONFIG") {
+      if (!IsOkStatus(r)) {
+        return Internal(DescribeCommand(cmds[i]) + " on " + endpoint().ToString() +
+                        ": unexpected reply " + DebugString(r));
+      }
+      continue;
+    }
+    if (r.type != Reply::Type::kInteger) {
+      return Internal(DescribeCommand(cmds[i]) + " on " + endpoint().ToString() +
+                      ": unexpected reply " + DebugString(r));
+    }
+    killed += static_cast<int64_t>(r.integer);
+  }
+  return killed;
 }
 
 StatusOr<int64_t> Admin::DbSize() {

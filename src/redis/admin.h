@@ -52,8 +52,14 @@ class Admin {
   // CLIENT PAUSE ms [WRITE]; write_only requires 6.2+ (FailedPrecondition otherwise).
   Status ClientPause(std::chrono::milliseconds ms, bool write_only);
   Status ClientUnpause();  // 6.2+ only
-  // CLIENT KILL TYPE normal; returns how many were killed (skips this connection).
-  StatusOr<int64_t> KillNormalClients();
+  // CLIENT KILL TYPE normal and CLIENT KILL TYPE pubsub (subscribers are a type
+  // of their own); returns how many were killed (skips this connection). A
+  // sealed replica of a line without client_ok_stale refuses CLIENT while its
+  // serve-stale-data is no: with `lift_stale_refusal` the kills go in one
+  // pipeline between CONFIG SET of it to yes and back to no.
+  StatusOr<int64_t> KillClients(bool lift_stale_refusal = false);
+  // The argument vectors of KillClients, for the seal transaction.
+  static std::vector<std::vector<std::string>> KillClientsArgv();
   StatusOr<int64_t> DbSize();
 
   // Sends MULTI, the commands, EXEC in one pipeline and returns EXEC's replies

@@ -27,23 +27,28 @@ struct LineRules {
   int script_fence_patch;
   // INFO's offsets restart at 0 once the server is a replica (2.8, 3.0).
   bool offsets_reset_on_slaveof;
+  // CLIENT is flagged ok-stale: a sealed replica (serve-stale-data no) runs it.
+  // Real 2.8.19 answers -MASTERDOWN, real 6.2.14/7.0.15/8.2.3 run it; 3.0-6.0
+  // flag it without ok-stale in the sources (assumed refused, the safe side:
+  // the switch then lifts the setting around its CLIENT KILL).
+  bool client_ok_stale;
 };
 
 // clang-format off
 constexpr std::array<LineRules, 12> kLines = {{
-  //  line    pause  pauseW ovh  replN  acl    psync2 rdb  scriptFence reset
-    {2, 8,    false, false,  0, false, false, false,  6,  -1,         true},
-    {3, 0,    true,  false,  0, false, false, false,  6,  -1,         true},
-    {3, 2,    true,  false, 15, false, false, false,  7,  -1,         false},
-    {4, 0,    true,  false, 15, false, false, true,   8,  -1,         false},
-    {5, 0,    true,  false, 15, true,  false, true,   9,  -1,         false},
-    {6, 0,    true,  false, 15, true,  true,  true,   9,  -1,         false},
-    {6, 2,    true,  true,   0, true,  true,  true,   9,   7,         false},
-    {7, 0,    true,  true,   0, true,  true,  true,  10,   0,         false},
-    {7, 2,    true,  true,   0, true,  true,  true,  11,   0,         false},
-    {7, 4,    true,  true,   0, true,  true,  true,  12,   0,         false},
-    {8, 0,    true,  true,   0, true,  true,  true,  12,   0,         false},
-    {8, 2,    true,  true,   0, true,  true,  true,  12,   0,         false},
+  //  line    pause  pauseW ovh  replN  acl    psync2 rdb  scriptFence reset  okStale
+    {2, 8,    false, false,  0, false, false, false,  6,  -1,         true,  false},
+    {3, 0,    true,  false,  0, false, false, false,  6,  -1,         true,  false},
+    {3, 2,    true,  false, 15, false, false, false,  7,  -1,         false, false},
+    {4, 0,    true,  false, 15, false, false, true,   8,  -1,         false, false},
+    {5, 0,    true,  false, 15, true,  false, true,   9,  -1,         false, false},
+    {6, 0,    true,  false, 15, true,  true,  true,   9,  -1,         false, false},
+    {6, 2,    true,  true,   0, true,  true,  true,   9,   7,         false, true},
+    {7, 0,    true,  true,   0, true,  true,  true,  10,   0,         false, true},
+    {7, 2,    true,  true,   0, true,  true,  true,  11,   0,         false, true},
+    {7, 4,    true,  true,   0, true,  true,  true,  12,   0,         false, true},
+    {8, 0,    true,  true,   0, true,  true,  true,  12,   0,         false, true},
+    {8, 2,    true,  true,   0, true,  true,  true,  12,   0,         false, true},
 }};
 // clang-format on
 
@@ -111,6 +116,7 @@ Capabilities CapabilitiesFor(const Version& v) {
   // A paused 3.0–6.0 master still runs the rest of the MULTI that paused it.
   c.atomic_multi_pause = c.client_pause && !c.client_pause_write;
   c.offsets_reset_on_slaveof = r.offsets_reset_on_slaveof;
+  c.client_ok_stale = r.client_ok_stale;
   c.multi_offset_overhead = r.multi_offset_overhead;
   c.replica_config_names = r.replica_config_names;
   c.acl = r.acl;

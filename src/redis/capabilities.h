@@ -22,7 +22,10 @@ struct Capabilities {
 
   bool client_pause = false;  // CLIENT PAUSE ms (3.0+); blocks every command of normal clients
   bool client_pause_write = false;  // CLIENT PAUSE ms WRITE and CLIENT UNPAUSE (6.2+)
-  bool client_kill_type = false;    // CLIENT KILL TYPE normal (2.8.12+)
+  bool client_kill_type = false;    // CLIENT KILL TYPE normal|pubsub (2.8.12+)
+  // CLIENT runs on a replica whose link is down while replica-serve-stale-data
+  // is no (CLIENT flagged ok-stale, 6.2+); before that it gets -MASTERDOWN.
+  bool client_ok_stale = false;
   // min-replicas-to-write refuses EVAL scripts too (6.2.7+, 7.0+: redis PR
   // 10160); before that a script's writes pass the fence.
   bool fence_blocks_scripts = false;

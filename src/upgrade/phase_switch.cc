@@ -2,7 +2,9 @@
 // status as its record and the Service selector as its traffic mover. A record
 // left mid-way by a killed operator is resumed: undone before the point of no
 // return, finished after it.
+#include "upgrade/instance.h"
 #include "upgrade/phases.h"
+#include "upgrade/source_health.h"
 #include "upgrade/switch_driver.h"
 
 namespace ruo::upgrade {
@@ -24,6 +26,11 @@ runtime::Result Switch(ReconcileContext& ctx) {
   if (drive.stop) return *drive.stop;
   if (!drive.outcome.ok()) {
     const Status& error = drive.outcome.status();
+    if (record.step == SwitchStep::kIdle && error.reason() == kSourceLost) {
+      // The old master restarted before the block (writes released, nothing
+      // promoted): like a restart seen by the sync, the upgrade fails.
+      return OnSourceTrouble(ctx, error);
+    }
     if (record.step == SwitchStep::kIdle) {
       // Nothing is left changed (refused before blocking, or undone): the old
       // master serves as before; wait for the switch condition again.

@@ -81,6 +81,8 @@ SwitchDrive DriveSwitch(ReconcileContext& ctx, engine::SwitchRecord& record, boo
   engine::SwitchOptions opts;
   opts.max_read_only = std::chrono::seconds(ctx.spec().max_read_only_seconds);
   opts.client_kill_grace = ctx.options().client_kill_grace;
+  // Recorded by the sync's first poll (CheckSameServer); checked again at the block.
+  opts.expected_source_run_id = d.source.run_id;
   StatusRecordSink sink(ctx);
   engine::SwitchProtocol protocol(*old_admin, **new_admin, replica_ptrs, opts, ctx.clock(), sink);
   k8s::Client& client = ctx.client();

@@ -80,10 +80,11 @@ std::string PodAddr(Cluster& cluster, const std::string& ns, const std::string& 
 
 std::map<std::string, std::string> WriteBlockConfig(const std::string& addr) {
   std::map<std::string, std::string> out;
-  // Both spellings of the fence settings: 2.8 and 4.0 know only min-slaves-*.
+  // Both spellings of the fence and seal settings: 2.8 and 4.0 know only slave-*.
   for (const char* name :
        {"client-output-buffer-limit", "repl-backlog-size", "min-replicas-to-write",
-        "min-replicas-max-lag", "min-slaves-to-write", "min-slaves-max-lag", "maxmemory"}) {
+        "min-replicas-max-lag", "min-slaves-to-write", "min-slaves-max-lag", "maxmemory",
+        "slave-read-only", "slave-serve-stale-data"}) {
     auto r = RedisCmd(addr, {"CONFIG", "GET", name});
     if (r.ok() && r->elements.size() == 2) out[name] = r->elements[1].str;
   }
@@ -148,6 +149,16 @@ void ExpectInvariants(Cluster& cluster, const std::string& ns, const Expectation
     const std::string old_addr = PodAddr(cluster, ns, got.old_pod);
     if (old_addr == got.old_addr) {
       EXPECT_EQ(*Role(old_addr), "slave of 127.0.0.1:1");
+      // Sealed means it refuses writes and stale reads alike.
+      auto set = RedisCmd(old_addr, {"SET", "after-switch", "x"});
+      ASSERT_TRUE(set.ok());
+      EXPECT_THAT(set->str, ::testing::HasSubstr("READONLY"));
+      auto get = RedisCmd(old_addr, {"GET", "after-switch"});
+      ASSERT_TRUE(get.ok());
+      EXPECT_THAT(get->str, ::testing::HasSubstr("MASTERDOWN"));
+      // Lifted to compare its data (the slave-* name works on every version).
+      auto stale = RedisCmd(old_addr, {"CONFIG", "SET", "slave-serve-stale-data", "yes"});
+      ASSERT_TRUE(stale.ok() && !stale->IsError());
       auto missing = MissingKeys(old_addr, new_addr);
       ASSERT_TRUE(missing.ok()) << missing.status().ToString();
       EXPECT_EQ(*missing, 0) << "keys of the old master missing on the new one";

@@ -186,6 +186,14 @@ class MigrateIntegrationTest : public ::testing::Test {
     ASSERT_EQ(DbSize(s), n);
   }
 
+  // The sealed old master refuses reads (serve-stale-data no); tests that
+  // compare its data lift that first. The slave-* name works on every version.
+  static void AllowStaleReads(const RedisServer& s) {
+    auto reply = s.Command({"CONFIG", "SET", "slave-serve-stale-data", "yes"});
+    ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+    ASSERT_FALSE(reply->IsError()) << reply->str;
+  }
+
   static int64_t DbSize(const RedisServer& s) {
     auto reply = s.Command({"DBSIZE"});
     return reply.ok() ? reply->integer : -1;

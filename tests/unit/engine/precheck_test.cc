@@ -93,6 +93,18 @@ TEST(PrecheckTest, VersionsOlderThan28Refused) {
   EXPECT_THAT(r->message, HasSubstr("1.2"));
 }
 
+TEST(PrecheckTest, SourceWithoutClientKillTypeRefused) {
+  // The seal closes every client with CLIENT KILL TYPE (2.8.12+).
+  for (const auto* chain : {&DefaultPrechecks(), &RefusalPrechecks()}) {
+    auto r = RunPrechecks(Input("2.8.11", "7.0.15"), *chain);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->reason, "ClientKillUnsupported");
+    EXPECT_THAT(r->message, HasSubstr("2.8.11"));
+    EXPECT_THAT(r->message, HasSubstr("2.8.12"));
+    EXPECT_FALSE(RunPrechecks(Input("2.8.12", "7.0.15"), *chain));
+  }
+}
+
 TEST(PrecheckTest, VersionsNewerThanCheckedAcceptedWithAWarning) {
   // Redis 8.0/8.2 are checked lines; 8.4, 9.1 and 12.0 are newer than any.
   EXPECT_FALSE(CheckSupportedVersions(Input("5.0.14", "8.2.3")));

@@ -21,6 +21,7 @@ using testing::FakeServer;
 using ::testing::HasSubstr;
 using testing::InfoMaster;
 using testing::InfoReplica;
+using testing::InfoServer;
 using testing::Int;
 using testing::Ok;
 using testing::Queued;
@@ -106,7 +107,13 @@ void Append(std::vector<std::string>& a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
 }
 
-// The reads before kBlocking: old replicas, new master's link, fence settings.
+// "slave" or "replica": the old master's spelling of the seal's settings.
+std::string Prefix(Env& env) {
+  return env.old_s.admin->caps().replica_config_names ? "replica" : "slave";
+}
+
+// The reads before kBlocking: old replicas, new master's link, fence settings,
+// the seal's settings (the source's own: read-only off, as a user may run it).
 void ScriptPrepare(Env& env, const std::string& names, int64_t offset,
                    const std::string& max_lag = "10") {
   env.o().Expect("INFO replication", Bulk(InfoMaster(offset, 1)));
@@ -115,20 +122,84 @@ void ScriptPrepare(Env& env, const std::string& names, int64_t offset,
                  ConfigValue("min-" + names + "-to-write", "0"));
   env.o().Expect("CONFIG GET min-" + names + "-max-lag",
                  ConfigValue("min-" + names + "-max-lag", max_lag));
+  const std::string p = Prefix(env);
+  env.o().Expect("CONFIG GET " + p + "-read-only", ConfigValue(p + "-read-only", "no"));
+  env.o().Expect("CONFIG GET " + p + "-serve-stale-data",
+                 ConfigValue(p + "-serve-stale-data", "yes"));
 }
 
 std::vector<std::string> PrepareLines(const std::string& names) {
-  return {"old: INFO replication", "new: INFO replication",
+  const std::string p = names == "slaves" ? "slave" : "replica";
+  return {"old: INFO replication",
+          "new: INFO replication",
           "old: CONFIG GET min-" + names + "-to-write",
-          "old: CONFIG GET min-" + names + "-max-lag"};
+          "old: CONFIG GET min-" + names + "-max-lag",
+          "old: CONFIG GET " + p + "-read-only",
+          "old: CONFIG GET " + p + "-serve-stale-data"};
 }
 
-std::vector<std::string> Kills(int n) {
-  return std::vector<std::string>(n, "old: CLIENT KILL TYPE normal");
+// The seal transaction's commands after its INFO.
+std::vector<std::string> SealCmds(const std::string& p) {
+  return {"CONFIG SET " + p + "-read-only yes", "CONFIG SET " + p + "-serve-stale-data no",
+          "SLAVEOF 127.0.0.1 1", "CLIENT KILL TYPE normal", "CLIENT KILL TYPE pubsub"};
 }
 
+// MULTI / INFO replication / the seal / EXEC; 3 clients closed.
+void ExpectSeal(Env& env, int64_t offset) {
+  std::vector<std::string> cmds = {"INFO replication"};
+  Append(cmds, SealCmds(Prefix(env)));
+  ExpectTx(env.o(), cmds, {Bulk(InfoMaster(offset)), Ok(), Ok(), Ok(), Int(2), Int(1)});
+}
+
+std::vector<std::string> SealLines(Env& env) {
+  std::vector<std::string> cmds = {"INFO replication"};
+  Append(cmds, SealCmds(Prefix(env)));
+  return Tx("old", cmds);
+}
+
+// Undo's restore of the old master's settings (saved_config, by name).
+void ExpectRestore(Env& env, const std::string& names) {
+  const std::string p = Prefix(env);
+  env.o().Expect("CONFIG SET min-" + names + "-to-write 0", Ok());
+  env.o().Expect("CONFIG SET " + p + "-read-only no", Ok());
+  env.o().Expect("CONFIG SET " + p + "-serve-stale-data yes", Ok());
+}
+
+std::vector<std::string> RestoreLines(Env& env, const std::string& names) {
+  const std::string p = Prefix(env);
+  return {"old: CONFIG SET min-" + names + "-to-write 0", "old: CONFIG SET " + p + "-read-only no",
+          "old: CONFIG SET " + p + "-serve-stale-data yes"};
+}
+
+// One round of the kill loop: normal and pub/sub clients; a sealed 2.8–6.0
+// replica refuses CLIENT, so serve-stale-data is lifted around it.
+std::vector<std::string> KillRound(Env& env) {
+  std::vector<std::string> round = {"CLIENT KILL TYPE normal", "CLIENT KILL TYPE pubsub"};
+  if (!env.old_s.admin->caps().client_ok_stale) {
+    const std::string stale = Prefix(env) + "-serve-stale-data";
+    round.insert(round.begin(), "CONFIG SET " + stale + " yes");
+    round.push_back("CONFIG SET " + stale + " no");
+  }
+  return round;
+}
+
+std::vector<std::string> Kills(Env& env, int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    for (const auto& c : KillRound(env)) out.push_back("old: " + c);
+  }
+  return out;
+}
+
+// Each round closes 3 clients.
 void ScriptKills(Env& env, int n) {
-  for (int i = 0; i < n; ++i) env.o().Expect("CLIENT KILL TYPE normal", Int(2));
+  for (int i = 0; i < n; ++i) {
+    for (const auto& c : KillRound(env)) {
+      env.o().Expect(c, c == "CLIENT KILL TYPE normal"   ? Int(2)
+                        : c == "CLIENT KILL TYPE pubsub" ? Int(1)
+                                                         : Ok());
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -143,7 +214,7 @@ TEST(SwitchProtocolTest, Redis70PauseWriteCompleted) {
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  ExpectSeal(env, 1200);
   ScriptKills(env, 3);
   env.o().Expect("CLIENT UNPAUSE", Ok());
 
@@ -158,9 +229,9 @@ TEST(SwitchProtocolTest, Redis70PauseWriteCompleted) {
                 "old: CONFIG SET min-replicas-to-write 1001", "note: Promoting"});
   Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
   Append(want, {"note: Promoted", "note: Sealing"});
-  Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
+  Append(want, SealLines(env));
   Append(want, {"note: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
-  Append(want, Kills(3));
+  Append(want, Kills(env, 3));
   Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
 
@@ -172,17 +243,20 @@ TEST(SwitchProtocolTest, Redis70PauseWriteCompleted) {
   EXPECT_EQ(r.new_master, "127.0.0.1:7001");
   EXPECT_EQ(r.source_version, "7.0.15");
   EXPECT_EQ(r.replication_source, "127.0.0.1:7000");
-  EXPECT_EQ(r.saved_config, (std::map<std::string, std::string>{{"min-replicas-to-write", "0"}}));
+  EXPECT_EQ(r.saved_config,
+            (std::map<std::string, std::string>{{"min-replicas-to-write", "0"},
+                                                {"replica-read-only", "no"},
+                                                {"replica-serve-stale-data", "yes"}}));
   EXPECT_EQ(r.fence_offset, 1200);
   EXPECT_EQ(r.promoted_offset, 1200);
   EXPECT_EQ(r.sealed_offset, 1200);
   EXPECT_EQ(r.block_started_unix_ms, 1700000000000);
   EXPECT_EQ(r.write_blocked_ms, 100);  // one poll interval of catch-up
-  EXPECT_EQ(r.clients_killed, 6);
+  EXPECT_EQ(r.clients_killed, 12);     // 3 in the seal, 3 in each of 3 rounds
   EXPECT_EQ(env.mover_calls, 1);
   // The MULTI blocks went out as one pipeline each.
   EXPECT_EQ(env.n().pipelines(), 1);
-  EXPECT_EQ(env.o().pipelines(), 1);
+  EXPECT_EQ(env.o().pipelines(), 4);  // the seal, then one per kill round
 }
 
 TEST(SwitchProtocolTest, Redis60MultiFencePauseCompleted) {
@@ -193,7 +267,7 @@ TEST(SwitchProtocolTest, Redis60MultiFencePauseCompleted) {
            {Ok(), Ok(), Bulk(InfoMaster(1200))});
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  ExpectSeal(env, 1200);
   ScriptKills(env, 3);
 
   auto out = env.Proto().Run(env.record, env.mover);
@@ -208,9 +282,9 @@ TEST(SwitchProtocolTest, Redis60MultiFencePauseCompleted) {
   Append(want, {"note: Blocked", "new: INFO replication", "note: Promoting"});
   Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
   Append(want, {"note: Promoted", "note: Sealing"});
-  Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
+  Append(want, SealLines(env));
   Append(want, {"note: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
-  Append(want, Kills(3));
+  Append(want, Kills(env, 3));
   want.push_back("save: Completed");  // no unpause: the pause expired long ago
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
   EXPECT_EQ(env.record.block_method, "multi-fence-pause");
@@ -225,7 +299,7 @@ TEST(SwitchProtocolTest, Redis40MultiFencePauseCompletedWithOverhead) {
            {Ok(), Ok(), Bulk(InfoMaster(1215))});
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1215)), Ok()});
+  ExpectSeal(env, 1215);
   ScriptKills(env, 3);
 
   auto out = env.Proto().Run(env.record, env.mover);
@@ -240,16 +314,18 @@ TEST(SwitchProtocolTest, Redis40MultiFencePauseCompletedWithOverhead) {
   Append(want, {"note: Blocked", "new: INFO replication", "note: Promoting"});
   Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
   Append(want, {"note: Promoted", "note: Sealing"});
-  Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
+  Append(want, SealLines(env));
   Append(want, {"note: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
-  Append(want, Kills(3));
+  Append(want, Kills(env, 3));
   want.push_back("save: Completed");
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
   EXPECT_EQ(env.record.fence_offset, 1215);
   EXPECT_EQ(env.record.promoted_offset, 1200);
   EXPECT_EQ(env.record.sealed_offset, 1215);
   EXPECT_EQ(env.record.saved_config,
-            (std::map<std::string, std::string>{{"min-slaves-to-write", "0"}}));
+            (std::map<std::string, std::string>{{"min-slaves-to-write", "0"},
+                                                {"slave-read-only", "no"},
+                                                {"slave-serve-stale-data", "yes"}}));
 }
 
 TEST(SwitchProtocolTest, Redis28FenceCompleted) {
@@ -259,7 +335,7 @@ TEST(SwitchProtocolTest, Redis28FenceCompleted) {
            {Ok(), Bulk(InfoMaster(1200))});
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  ExpectSeal(env, 1200);
   ScriptKills(env, 3);
 
   auto out = env.Proto().Run(env.record, env.mover);
@@ -273,9 +349,9 @@ TEST(SwitchProtocolTest, Redis28FenceCompleted) {
   Append(want, {"note: Blocked", "new: INFO replication", "note: Promoting"});
   Append(want, Tx("new", {"INFO replication", "SLAVEOF NO ONE"}));
   Append(want, {"note: Promoted", "note: Sealing"});
-  Append(want, Tx("old", {"INFO replication", "SLAVEOF 127.0.0.1 1"}));
+  Append(want, SealLines(env));
   Append(want, {"note: Sealed", "save: Verified", "mover", "save: TrafficMoved"});
-  Append(want, Kills(3));
+  Append(want, Kills(env, 3));
   want.push_back("save: Completed");
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
   EXPECT_EQ(env.record.block_method, "fence");
@@ -321,7 +397,7 @@ void ScriptAttempt(Env& env, const LineOffsets& l, int64_t sealed) {
     env.o().Expect("CONFIG SET " + to_write + " 1001", Ok());
   }
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(l.n)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(sealed)), Ok()});
+  ExpectSeal(env, sealed);
 }
 
 class LineOffsetsTest : public ::testing::TestWithParam<LineOffsets> {};
@@ -347,7 +423,7 @@ TEST_P(LineOffsetsTest, OneByteInFlightIsReleased) {
   // Undo: old master writable again with its settings, new master replicating it.
   env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
   env.o().Expect("SLAVEOF NO ONE", Ok());
-  env.o().Expect(std::string("CONFIG SET min-") + l.names + "-to-write 0", Ok());
+  ExpectRestore(env, l.names);
   if (std::string(l.method) == "pause-write") env.o().Expect("CLIENT UNPAUSE", Ok());
   env.n().Expect("INFO replication", Bulk(InfoMaster(l.n, 0)));
   env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
@@ -406,7 +482,7 @@ TEST(SwitchProtocolTest, RecordSavedBeforeEachChange) {
       env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
     }
     ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-    ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+    ExpectSeal(env, 1200);
     ScriptKills(env, 3);
     if (v7) env.o().Expect("CLIENT UNPAUSE", Ok());
     ASSERT_TRUE(env.Proto().Run(env.record, env.mover).ok());
@@ -420,7 +496,14 @@ TEST(SwitchProtocolTest, RecordSavedBeforeEachChange) {
     EXPECT_LT(log.IndexOf("note: Promoting"), log.IndexOf("new: SLAVEOF NO ONE"));
     EXPECT_LT(log.IndexOf("note: Sealing"), log.IndexOf("old: SLAVEOF 127.0.0.1 1"));
     EXPECT_LT(log.IndexOf("save: Verified"), log.IndexOf("mover"));
-    EXPECT_LT(log.IndexOf("save: TrafficMoved"), log.IndexOf("old: CLIENT KILL TYPE normal"));
+    // Clients are closed inside the seal, and again after traffic moved.
+    EXPECT_LT(log.IndexOf("note: Sealing"), log.IndexOf("old: CLIENT KILL TYPE normal"));
+    EXPECT_LT(log.IndexOf("old: CLIENT KILL TYPE pubsub"), log.IndexOf("note: Sealed"));
+    int last_kill = -1;
+    for (size_t i = 0; i < log.events.size(); ++i) {
+      if (log.events[i] == "old: CLIENT KILL TYPE pubsub") last_kill = static_cast<int>(i);
+    }
+    EXPECT_LT(log.IndexOf("save: TrafficMoved"), last_kill);
     // Blocking carries the original values and when the block began.
     ASSERT_FALSE(env.sink.saved.empty());
     EXPECT_EQ(env.sink.saved[0].step, SwitchStep::kBlocking);
@@ -521,6 +604,7 @@ TEST(SwitchProtocolTest, MaxLagZeroIsRaisedWithTheFenceAndRestored) {
             "CLIENT PAUSE 200", "INFO replication"},
            {Ok(), Ok(), Ok(), Bulk(InfoMaster(1200))});
   env.n().Expect("INFO replication", Bulk(InfoReplica(1000)));
+  // Release restores only the fence: the seal's settings were not touched.
   env.o().Expect("CONFIG SET min-replicas-max-lag 0", Ok());
   env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
   auto out = env.Proto().Run(env.record, env.mover);
@@ -541,11 +625,11 @@ TEST(SwitchProtocolTest, VerificationFailureOn70Undoes) {
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1250)), Ok()});
+  ExpectSeal(env, 1250);
   // Undo.
   env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
   env.o().Expect("SLAVEOF NO ONE", Ok());
-  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  ExpectRestore(env, "replicas");
   env.o().Expect("CLIENT UNPAUSE", Ok());
   env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
   env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
@@ -555,15 +639,11 @@ TEST(SwitchProtocolTest, VerificationFailureOn70Undoes) {
   EXPECT_EQ(*out, SwitchOutcome::kReleased);
   env.ExpectAllConsumed();
 
-  std::vector<std::string> tail = {"note: Sealed",
-                                   "save: Undoing",
-                                   "old: INFO replication",
-                                   "old: SLAVEOF NO ONE",
-                                   "old: CONFIG SET min-replicas-to-write 0",
-                                   "old: CLIENT UNPAUSE",
-                                   "new: INFO replication",
-                                   "new: SLAVEOF 127.0.0.1 7000",
-                                   "save: Idle"};
+  std::vector<std::string> tail = {"note: Sealed", "save: Undoing", "old: INFO replication",
+                                   "old: SLAVEOF NO ONE"};
+  Append(tail, RestoreLines(env, "replicas"));
+  Append(tail, {"old: CLIENT UNPAUSE", "new: INFO replication", "new: SLAVEOF 127.0.0.1 7000",
+                "save: Idle"});
   ASSERT_GE(env.log.events.size(), tail.size());
   EXPECT_THAT(std::vector<std::string>(env.log.events.end() - tail.size(), env.log.events.end()),
               ElementsAreArray(tail));
@@ -582,10 +662,10 @@ TEST(SwitchProtocolTest, Redis28OneByteShortFailsVerification) {
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
   // An EVAL slipped through the 2.8 fence: S = N + 1.
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1201)), Ok()});
+  ExpectSeal(env, 1201);
   env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
   env.o().Expect("SLAVEOF NO ONE", Ok());
-  env.o().Expect("CONFIG SET min-slaves-to-write 0", Ok());
+  ExpectRestore(env, "slaves");
   env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
   env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
 
@@ -606,10 +686,10 @@ TEST(SwitchProtocolTest, Redis40SixteenBytesShortFailsVerification) {
            {Ok(), Ok(), Bulk(InfoMaster(1215))});
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1216)), Ok()});
+  ExpectSeal(env, 1216);
   env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
   env.o().Expect("SLAVEOF NO ONE", Ok());
-  env.o().Expect("CONFIG SET min-slaves-to-write 0", Ok());
+  ExpectRestore(env, "slaves");
   env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
   env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
   auto out = env.Proto().Run(env.record, env.mover);
@@ -617,6 +697,110 @@ TEST(SwitchProtocolTest, Redis40SixteenBytesShortFailsVerification) {
   EXPECT_EQ(*out, SwitchOutcome::kReleased);
   env.ExpectAllConsumed();
 }
+
+// ---------------------------------------------------------------------------
+// The old master's run_id at the block: a restart since the sync was checked
+// releases writes at once and fails SourceLost, on every path.
+
+constexpr const char* kRunId = "5f1a0c9e2b7d4e6f8a9b0c1d2e3f405162738495";
+constexpr const char* kOtherRunId = "0000000000000000000000000000000000000001";
+
+std::string InfoServerWithRunId(const std::string& version, const std::string& run_id) {
+  return InfoServer(version) + "run_id:" + run_id + "\r\n";
+}
+
+struct RunIdCase {
+  const char* version;
+  const char* names;
+  const char* method;
+};
+
+class RunIdAtTheBlockTest : public ::testing::TestWithParam<RunIdCase> {};
+
+// Scripts the block with INFO server answering `run_id`; returns the log lines.
+std::vector<std::string> ScriptBlockWithRunId(Env& env, const RunIdCase& c,
+                                              const std::string& run_id) {
+  const std::string to_write = std::string("min-") + c.names + "-to-write";
+  ScriptPrepare(env, c.names, 1000);
+  std::vector<std::string> lines = PrepareLines(c.names);
+  lines.push_back("save: Blocking");
+  if (std::string(c.method) == "pause-write") {
+    env.o().Expect("CLIENT PAUSE 1000 WRITE", Ok());
+    env.o().Expect("INFO server", Bulk(InfoServerWithRunId(c.version, run_id)));
+    env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
+    Append(lines, {"old: CLIENT PAUSE 1000 WRITE", "old: INFO server", "old: INFO replication"});
+  } else {
+    std::vector<std::string> block = {"CONFIG SET " + to_write + " 1001"};
+    std::vector<redis::Reply> replies = {Ok()};
+    if (std::string(c.method) == "multi-fence-pause") {
+      block.push_back("CLIENT PAUSE 200");
+      replies.push_back(Ok());
+    }
+    Append(block, {"INFO server", "INFO replication"});
+    replies.push_back(Bulk(InfoServerWithRunId(c.version, run_id)));
+    replies.push_back(Bulk(InfoMaster(1200)));
+    ExpectTx(env.o(), block, std::move(replies));
+    Append(lines, Tx("old", block));
+  }
+  return lines;
+}
+
+TEST_P(RunIdAtTheBlockTest, RestartedSourceIsReleasedAndNeverPromoted) {
+  const RunIdCase& c = GetParam();
+  Env env(c.version);
+  env.opts.expected_source_run_id = kRunId;
+  std::vector<std::string> want = ScriptBlockWithRunId(env, c, kOtherRunId);
+  // Released at once: unpause (6.2+) or the fence restored; nothing else.
+  if (std::string(c.method) == "pause-write") {
+    env.o().Expect("CLIENT UNPAUSE", Ok());
+    want.push_back("old: CLIENT UNPAUSE");
+  } else {
+    env.o().Expect(std::string("CONFIG SET min-") + c.names + "-to-write 0", Ok());
+    want.push_back(std::string("old: CONFIG SET min-") + c.names + "-to-write 0");
+  }
+  want.push_back("save: Idle");
+
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().reason(), "SourceLost");
+  EXPECT_THAT(out.status().message(), HasSubstr("restarted"));
+  EXPECT_THAT(out.status().message(), HasSubstr(kOtherRunId));
+  env.ExpectAllConsumed();
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+  EXPECT_THAT(env.record.last_error, HasSubstr("restarted"));
+  EXPECT_EQ(env.log.IndexOf("new: SLAVEOF NO ONE"), -1);
+  EXPECT_EQ(env.mover_calls, 0);
+}
+
+TEST_P(RunIdAtTheBlockTest, SameServerCompletes) {
+  const RunIdCase& c = GetParam();
+  Env env(c.version);
+  env.opts.expected_source_run_id = kRunId;
+  ScriptBlockWithRunId(env, c, kRunId);
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  if (std::string(c.method) == "pause-write") {
+    env.o().Expect(std::string("CONFIG SET min-") + c.names + "-to-write 1001", Ok());
+  }
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
+  ExpectSeal(env, 1200);
+  ScriptKills(env, 3);
+  if (std::string(c.method) == "pause-write") env.o().Expect("CLIENT UNPAUSE", Ok());
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  env.ExpectAllConsumed();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPath, RunIdAtTheBlockTest,
+                         ::testing::Values(RunIdCase{"2.8.19", "slaves", "fence"},
+                                           RunIdCase{"5.0.14", "replicas", "multi-fence-pause"},
+                                           RunIdCase{"7.0.15", "replicas", "pause-write"}),
+                         [](const ::testing::TestParamInfo<RunIdCase>& info) {
+                           return std::string(info.param.method) == "pause-write" ? "PauseWrite"
+                                  : std::string(info.param.method) == "fence"     ? "Fence"
+                                                                              : "MultiFencePause";
+                         });
 
 // ---------------------------------------------------------------------------
 // Failures mid-protocol.
@@ -644,7 +828,7 @@ TEST(SwitchProtocolTest, SinkFailureBeforePromotionUndoes) {
   env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
   // Undo: the old master is still a master, the new one still replicates it.
   env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
-  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  ExpectRestore(env, "replicas");
   env.o().Expect("CLIENT UNPAUSE", Ok());
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
 
@@ -666,10 +850,10 @@ TEST(SwitchProtocolTest, UnsavedVerifiedIsUndoneNotFinished) {
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  ExpectSeal(env, 1200);
   env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
   env.o().Expect("SLAVEOF NO ONE", Ok());
-  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  ExpectRestore(env, "replicas");
   env.o().Expect("CLIENT UNPAUSE", Ok());
   env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
   env.n().Expect("SLAVEOF 127.0.0.1 7000", Ok());
@@ -710,7 +894,7 @@ TEST(SwitchProtocolTest, MoverFailureAfterVerifiedIsReturnedNotUndone) {
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  ExpectSeal(env, 1200);
   auto out = env.Proto().Run(env.record, env.mover);
   ASSERT_FALSE(out.ok());
   EXPECT_THAT(out.status().message(), HasSubstr("moving traffic"));
@@ -729,7 +913,7 @@ TEST(SwitchProtocolTest, RepointsNewReplicaWhoseLinkIsDown) {
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
   ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"}, {Bulk(InfoReplica(1200)), Ok()});
-  ExpectTx(env.o(), {"INFO replication", "SLAVEOF 127.0.0.1 1"}, {Bulk(InfoMaster(1200)), Ok()});
+  ExpectSeal(env, 1200);
   rep1.conn->Expect("INFO replication", Bulk(InfoReplica(1200, "up", "127.0.0.1", 7001)));
   rep2.conn->Expect("INFO replication", Bulk(InfoReplica(900, "down", "127.0.0.1", 7001)));
   rep2.conn->Expect("SLAVEOF 127.0.0.1 7001", Ok());
@@ -753,7 +937,9 @@ SwitchRecord Interrupted(SwitchStep step) {
   r.old_master = "127.0.0.1:7000";
   r.new_master = "127.0.0.1:7001";
   r.source_version = "7.0.15";
-  r.saved_config = {{"min-replicas-to-write", "0"}};
+  r.saved_config = {{"min-replicas-to-write", "0"},
+                    {"replica-read-only", "no"},
+                    {"replica-serve-stale-data", "yes"}};
   r.block_method = "pause-write";
   r.fence_offset = 1200;
   r.block_started_unix_ms = 1700000000000 - 5000;
@@ -776,7 +962,7 @@ TEST_P(ResumeUndoTest, UndoesTheAttempt) {
   env.o().Expect("INFO replication",
                  Bulk(c.old_sealed ? InfoReplica(0, "down", "127.0.0.1", 1) : InfoMaster(1200)));
   if (c.old_sealed) env.o().Expect("SLAVEOF NO ONE", Ok());
-  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  ExpectRestore(env, "replicas");
   env.o().Expect("CLIENT UNPAUSE", Ok());
   env.n().Expect("INFO replication",
                  Bulk(c.new_promoted ? InfoMaster(1200, 0) : InfoReplica(1200)));
@@ -789,8 +975,8 @@ TEST_P(ResumeUndoTest, UndoesTheAttempt) {
 
   std::vector<std::string> want = {"save: Undoing", "old: INFO replication"};
   if (c.old_sealed) want.push_back("old: SLAVEOF NO ONE");
-  Append(want, {"old: CONFIG SET min-replicas-to-write 0", "old: CLIENT UNPAUSE",
-                "new: INFO replication"});
+  Append(want, RestoreLines(env, "replicas"));
+  Append(want, {"old: CLIENT UNPAUSE", "new: INFO replication"});
   if (c.new_promoted) want.push_back("new: SLAVEOF 127.0.0.1 7000");
   want.push_back("save: Idle");
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
@@ -834,11 +1020,11 @@ TEST(SwitchProtocolResumeTest, FinishesFromVerified) {
   env.ExpectAllConsumed();
   std::vector<std::string> want = {"new: INFO replication", "old: INFO replication", "mover",
                                    "save: TrafficMoved"};
-  Append(want, Kills(3));
+  Append(want, Kills(env, 3));
   Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
   EXPECT_EQ(env.record.write_blocked_ms, 5000);  // wall clock since the block
-  EXPECT_EQ(env.record.clients_killed, 6);
+  EXPECT_EQ(env.record.clients_killed, 9);
 }
 
 TEST(SwitchProtocolResumeTest, FinishesFromTrafficMovedAndReseals) {
@@ -850,19 +1036,23 @@ TEST(SwitchProtocolResumeTest, FinishesFromTrafficMovedAndReseals) {
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   env.n().Expect("SLAVEOF NO ONE", Ok());
   env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
-  env.o().Expect("SLAVEOF 127.0.0.1 1", Ok());
+  ExpectTx(env.o(), SealCmds("replica"), {Ok(), Ok(), Ok(), Int(2), Int(1)});
   ScriptKills(env, 3);
   env.o().Expect("CLIENT UNPAUSE", Ok());
   auto out = env.Proto().Resume(env.record, env.mover);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ(*out, SwitchOutcome::kCompleted);
   env.ExpectAllConsumed();
+  // Resealed whole: the restart dropped the settings with the SLAVEOF.
   std::vector<std::string> want = {"new: INFO replication", "new: SLAVEOF NO ONE",
-                                   "old: INFO replication", "old: SLAVEOF 127.0.0.1 1", "mover"};
-  Append(want, Kills(3));
+                                   "old: INFO replication"};
+  Append(want, Tx("old", SealCmds("replica")));
+  want.push_back("mover");
+  Append(want, Kills(env, 3));
   Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
   EXPECT_THAT(env.log.events, ElementsAreArray(want));
   EXPECT_EQ(env.record.write_blocked_ms, 180);
+  EXPECT_EQ(env.record.clients_killed, 12);
 }
 
 TEST(SwitchProtocolResumeTest, FinishesWithTheOldMasterGone) {
@@ -900,7 +1090,7 @@ TEST(SwitchProtocolResumeTest, RunOnAnInterruptedRecordResumesFirst) {
   Env env("7.0.15");
   env.record = Interrupted(SwitchStep::kBlocked);
   env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
-  env.o().Expect("CONFIG SET min-replicas-to-write 0", Ok());
+  ExpectRestore(env, "replicas");
   env.o().Expect("CLIENT UNPAUSE", Ok());
   env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
   auto out = env.Proto().Run(env.record, env.mover);

@@ -172,17 +172,34 @@ TEST(AdminTest, ClientPauseByVersion) {
   }
 }
 
-TEST(AdminTest, KillNormalClientsByVersion) {
+TEST(AdminTest, KillClientsByVersion) {
   {
     Fixture f("2.8.11");
-    EXPECT_EQ(f.admin->KillNormalClients().status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(f.admin->KillClients().status().code(), StatusCode::kFailedPrecondition);
   }
   {
+    // Normal and pub/sub clients, one pipeline.
     Fixture f("2.8.12");
-    auto n = f.admin->KillNormalClients();
+    auto n = f.admin->KillClients();
     ASSERT_TRUE(n.ok()) << n.status().ToString();
-    EXPECT_EQ(*n, 2);
-    EXPECT_EQ(f.conn->sent.back(), (Argv{"CLIENT", "KILL", "TYPE", "normal"}));
+    EXPECT_EQ(*n, 4);
+    ASSERT_GE(f.conn->sent.size(), 2u);
+    EXPECT_EQ(f.conn->sent[f.conn->sent.size() - 2], (Argv{"CLIENT", "KILL", "TYPE", "normal"}));
+    EXPECT_EQ(f.conn->sent.back(), (Argv{"CLIENT", "KILL", "TYPE", "pubsub"}));
+    EXPECT_EQ(f.conn->pipeline_sizes.back(), 2u);
+  }
+  {
+    // A sealed 2.8 replica refuses CLIENT unless stale data is served: lifted
+    // around the kills, in the same pipeline.
+    Fixture f("2.8.19");
+    auto n = f.admin->KillClients(/*lift_stale_refusal=*/true);
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    EXPECT_EQ(*n, 4);
+    ASSERT_GE(f.conn->sent.size(), 4u);
+    const size_t k = f.conn->sent.size();
+    EXPECT_EQ(f.conn->sent[k - 4], (Argv{"CONFIG", "SET", "slave-serve-stale-data", "yes"}));
+    EXPECT_EQ(f.conn->sent[k - 1], (Argv{"CONFIG", "SET", "slave-serve-stale-data", "no"}));
+    EXPECT_EQ(f.conn->pipeline_sizes.back(), 4u);
   }
 }
 

@@ -40,6 +40,8 @@ struct FakeRedisServer {
       {"repl-backlog-size", "1048576"},
       {"min-replicas-to-write", "0"},
       {"min-replicas-max-lag", "10"},
+      {"replica-read-only", "yes"},
+      {"replica-serve-stale-data", "yes"},
       {"masterauth", ""},
   };
   std::vector<std::string> commands;  // every command received
