@@ -181,7 +181,9 @@ class HiredisSubscriptionDialer : public SubscriptionDialer {
     if (!opts.client_name.empty()) {
       RUO_ASSIGN_OR_RETURN(redis::Reply r,
                            Call(ctx.get(), ep, {"CLIENT", "SETNAME", opts.client_name}));
-      if (r.IsError()) {
+      // As in the admin dialer: a sealed replica's -MASTERDOWN to CLIENT only
+      // costs the connection its name.
+      if (r.IsError() && !r.str.starts_with("MASTERDOWN")) {
         return redis::StatusFromErrorReply("CLIENT SETNAME on " + ep.ToString(), r.str);
       }
     }

@@ -185,7 +185,10 @@ class HiredisDialer : public Dialer {
     RUO_RETURN_IF_ERROR(Authenticate(*conn, ep, opts));
     if (!opts.client_name.empty()) {
       RUO_ASSIGN_OR_RETURN(Reply r, conn->Command({"CLIENT", "SETNAME", opts.client_name}));
-      if (r.IsError()) {
+      // A sealed 2.8–6.0 replica (serve-stale-data off) refuses CLIENT with
+      // -MASTERDOWN. The name only labels the connection; refusing the dial
+      // would lock the switch out of the very server it must undo or finish.
+      if (r.IsError() && !r.str.starts_with("MASTERDOWN")) {
         return StatusFromErrorReply("CLIENT SETNAME on " + ep.ToString(), r.str);
       }
     }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "integration/migrate/migrate_fixture.h"
+#include "redis/admin.h"
 
 namespace ruo::testing {
 namespace {
@@ -254,6 +255,37 @@ TEST_P(SealTest, TransactionAcrossTheSealIsNotAcknowledged) {
 }
 
 // clang-format off
+// A sealed old master (replica of the seal address, serve-stale-data off) must
+// stay reachable for the switch's undo and finish: an operator restarted after
+// the seal dials it again. Real 2.8.19 refuses CLIENT there (-MASTERDOWN), so a
+// dial that named its connection with CLIENT SETNAME was refused and the undo
+// could never run: writes stayed blocked (found by the chaos suite).
+TEST_P(SealTest, SealedSourceCanBeDialedAndUnsealed) {
+  auto source = StartServer("redis", GetParam().source);
+  ASSERT_TRUE(source);
+  for (const std::vector<std::string>& cmd :
+       {std::vector<std::string>{"CONFIG", "SET", "slave-serve-stale-data", "no"},
+        std::vector<std::string>{"SLAVEOF", "127.0.0.1", "1"}}) {
+    auto r = source->Command(cmd);
+    ASSERT_TRUE(r.ok() && !r->IsError()) << (r.ok() ? r->str : r.status().ToString());
+  }
+  auto get = source->Command({"GET", "k"});
+  ASSERT_TRUE(get.ok());
+  ASSERT_EQ(get->str.rfind("MASTERDOWN", 0), 0u) << get->str;  // the seal refuses reads
+
+  auto dialer = redis::NewHiredisDialer();
+  redis::ConnectOptions co;
+  co.client_name = "redis-upgrade-operator";
+  auto admin = redis::Admin::Connect(*dialer, source->endpoint(), co);
+  ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+  auto info = (*admin)->GetInfo("replication");
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->replication.role, "slave");
+  // The undo's first step works on it.
+  ASSERT_TRUE((*admin)->ReplicaOfNoOne().ok());
+  EXPECT_EQ(Info(*source).replication.role, "master");
+}
+
 INSTANTIATE_TEST_SUITE_P(RealSources, SealTest, ::testing::Values(
     SealCase{"2.8.19", "slave-read-only"},
     SealCase{"6.2.14", "replica-read-only"},
