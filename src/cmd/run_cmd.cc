@@ -183,6 +183,19 @@ class RunCommand : public Command {
     app_->add_option("--workers", workers_, "Concurrent reconciles.")
         ->check(CLI::Range(1, 64))
         ->capture_default_str();
+    app_->add_option("--client-kill-min", client_kill_min_s_,
+                     "After the switch, the old master's clients are closed until the Service's "
+                     "EndpointSlices list only new pods, for at least this long.")
+        ->transform(DurationUnits())
+        ->type_name("DURATION")
+        ->default_str("200ms");
+    app_->add_option("--client-kill-max", client_kill_max_s_,
+                     "Upper bound on closing the old master's clients after the switch; then "
+                     "it completes anyway (the old master is sealed) with a Warning Event "
+                     "EndpointsNotSettled.")
+        ->transform(DurationUnits())
+        ->type_name("DURATION")
+        ->default_str("30s");
     app_->add_option("--log-level", log_level_, "trace|debug|info|warn|error")
         ->capture_default_str();
     app_->add_flag("--log-json", log_json_, "One JSON object per log line.");
@@ -193,6 +206,9 @@ class RunCommand : public Command {
     for (const char* l : kLogLevels) level_ok = level_ok || log_level_ == l;
     if (!level_ok) return UsageError(fmt::format("--log-level: unknown level '{}'", log_level_));
     if (shutdown_timeout_s_ < 0) return UsageError("--graceful-shutdown-timeout: negative");
+    if (client_kill_min_s_ < 0 || client_kill_max_s_ < client_kill_min_s_) {
+      return UsageError("--client-kill-min, --client-kill-max: need 0 <= min <= max");
+    }
 
     // Before any thread starts, so every thread inherits the blocked mask.
     SignalWatcher signals;
@@ -221,7 +237,11 @@ class RunCommand : public Command {
     metrics::OperatorMetrics metrics;
     k8s::EventRecorder events(**client, kComponent);
     auto dialer = redis::NewHiredisDialer();
-    upgrade::UpgradeReconciler reconciler(**client, events, *dialer, RealClock(), metrics);
+    upgrade::ReconcilerOptions reconciler_options;
+    reconciler_options.client_kill_min = Millis(client_kill_min_s_);
+    reconciler_options.client_kill_max = Millis(client_kill_max_s_);
+    upgrade::UpgradeReconciler reconciler(**client, events, *dialer, RealClock(), metrics,
+                                          reconciler_options);
 
     runtime::ManagerOptions options;
     options.workers = workers_;
@@ -395,6 +415,8 @@ class RunCommand : public Command {
   double renew_deadline_s_ = 10;
   double retry_period_s_ = 2;
   double shutdown_timeout_s_ = 30;
+  double client_kill_min_s_ = 0.2;
+  double client_kill_max_s_ = 30;
   int workers_ = 2;
   std::string log_level_ = "info";
   bool log_json_ = false;

@@ -174,6 +174,10 @@ StatusOr<SwitchOutcome> SwitchProtocol::Run(SwitchRecord& record,
   record.write_blocked_ms = -1;
   record.clients_killed = 0;
   record.replication_source = redis::Endpoint{nr.master_host, nr.master_port}.ToString();
+  // Kept for a resumed finish to recognise the servers (Finish).
+  record.source_run_id = opts_.expected_source_run_id;
+  record.promoted_replid.clear();
+  record.resume_notice.clear();
 
   // Stored now so that an undo after a crash inside the window (whose steps
   // are only noted) can still tell how long writes were blocked.
@@ -290,6 +294,9 @@ StatusOr<SwitchOutcome> SwitchProtocol::Attempt(SwitchRecord& record,
     RUO_RETURN_IF_ERROR(ExpectOk(replies[1], "promotion: SLAVEOF NO ONE"));
     RUO_ASSIGN_OR_RETURN(redis::Info info, InfoFrom(replies[0], "promotion"));
     record.promoted_offset = info.replication.slave_repl_offset;
+    // Before SLAVEOF NO ONE: the id it shares with the old master, which the
+    // promotion moves to master_replid2 (empty on 2.8).
+    record.promoted_replid = info.replication.master_replid;
   }
   RUO_RETURN_IF_ERROR(Note(record, SwitchStep::kPromoted));
 
@@ -434,33 +441,125 @@ StatusOr<SwitchOutcome> SwitchProtocol::Resume(SwitchRecord& record,
   }
 }
 
+StatusOr<bool> SwitchProtocol::ProveResumedFinish(SwitchRecord& record) {
+  const std::string step(SwitchStepName(record.step));
+  const std::string new_ep = new_.endpoint().ToString();
+  const std::string old_ep = old_.endpoint().ToString();
+  auto cannot = [&](const std::string& why) {
+    return FailedPrecondition(
+        "cannot finish the switch from step " + step + ": " + why + "; nothing was changed",
+        "CannotProveFinish");
+  };
+  redis::Endpoint upstream = old_.endpoint();
+  if (!record.replication_source.empty()) {
+    auto parsed = redis::Endpoint::Parse(record.replication_source);
+    if (parsed.ok()) upstream = *parsed;
+  }
+
+  RUO_ASSIGN_OR_RETURN(redis::Info ni, new_.GetInfo("replication"));
+  const redis::ReplicationInfo& nr = ni.replication;
+  if (nr.role != "master") {
+    // Never promoted blindly: a replica now was made one after the promotion.
+    if (!ReplicatesFrom(nr, upstream)) {
+      return cannot("the new master " + new_ep + " is a replica of " + nr.master_host + ":" +
+                    std::to_string(nr.master_port) + ", not of " + upstream.ToString());
+    }
+    auto oi = old_.GetInfo("replication");
+    if (!oi.ok()) {
+      return cannot("the new master " + new_ep + " replicates " + upstream.ToString() +
+                    " again and the old master is unreachable (" + oi.status().message() + ")");
+    }
+    if (oi->replication.role != "master") {
+      return cannot("the new master " + new_ep + " replicates " + upstream.ToString() +
+                    " again but the old master is not a master (role:" + oi->replication.role +
+                    ")");
+    }
+    // The attempt was undone after its Verified write was stored (a write
+    // whose reply was lost): the old master took writes since, and the new
+    // master's own data already yields to it. Completing the undo loses
+    // nothing; promoting would lose those writes.
+    const std::string why =
+        "VerifiedNotFinished: the record said " + step + ", but the new master " + new_ep +
+        " replicates " + upstream.ToString() + " again and the old master is a writable master " +
+        "(offset " + std::to_string(oi->replication.master_repl_offset) + ", sealed at " +
+        std::to_string(record.sealed_offset) +
+        "): the attempt was undone after the Verified record was stored; the undo is completed "
+        "and the switch retried, the new master was not promoted";
+    record.step = SwitchStep::kUndoing;  // Undo saves it before any change
+    RUO_RETURN_IF_ERROR(Undo(record, why));
+    return false;
+  }
+  // The promotion moved the recorded id to master_replid2: a restart, a resync
+  // or another promotion since would have replaced it. 2.8 has no ids (and
+  // records from before the field existed lack it): its role is all we know.
+  if (!record.promoted_replid.empty() && nr.master_replid2 != record.promoted_replid) {
+    return cannot("the new master " + new_ep + " is a master but not the one promoted at offset " +
+                  std::to_string(record.promoted_offset) + " (master_replid2 " +
+                  (nr.master_replid2.empty() ? "empty" : nr.master_replid2) + ", expected " +
+                  record.promoted_replid + ", master_replid " + nr.master_replid +
+                  "): it restarted, resynced or was promoted again since");
+  }
+
+  auto oi = old_.GetInfo("replication");
+  if (!oi.ok()) {
+    // A master that is down takes no writes; finishing must not wait for it.
+    spdlog::warn("switch: old master unreachable while finishing: {}", oi.status().ToString());
+    return true;
+  }
+  if (oi->replication.role != "master") return true;  // sealed: takes no writes
+
+  // A master again: the seal lives only in memory, so a restart drops it, and
+  // so does a SLAVEOF NO ONE (an undo that stopped half-way, or a person).
+  // Writes it acknowledged since are on it alone.
+  RUO_ASSIGN_OR_RETURN(redis::Info si, old_.GetInfo("server"));
+  const std::string& run_id = si.server.run_id;
+  const bool restarted =
+      !record.source_run_id.empty() && !run_id.empty() && run_id != record.source_run_id;
+  const std::string reason = restarted ? "OldMasterRestarted" : "OldMasterUnsealed";
+  const std::string what =
+      "the old master " + old_ep + " is a writable master again" +
+      (restarted ? " (it restarted: run_id " + record.source_run_id + " is now " + run_id + ")"
+                 : " (same run_id: someone ran SLAVEOF NO ONE on it)") +
+      ", offset " + std::to_string(oi->replication.master_repl_offset) + ", sealed at " +
+      std::to_string(record.sealed_offset);
+  if (record.step == SwitchStep::kVerified) {
+    // Clients may still be on it (the mover has not been recorded): any write it
+    // took since its seal is missing on the new master, and undoing would drop
+    // what the new master holds. A person decides; both stay as they are.
+    return FailedPrecondition("cannot finish the switch from step Verified: " + what +
+                                  "; it may hold acknowledged writes the new master " + new_ep +
+                                  " lacks; left writable, nothing was changed",
+                              reason);
+  }
+  // kTrafficMoved: clients were moved to the new master. The seal keeps the
+  // old master's data (it never syncs from the seal address), so what it took
+  // since stays readable there; it must not take more.
+  auto replies = old_.Transaction(SealCommands());
+  Status s = replies.status();
+  if (s.ok()) {
+    for (const redis::Reply& r : *replies) {
+      if (r.IsError()) s = Internal("resealing: " + r.str, "CommandFailed");
+    }
+  }
+  if (!s.ok()) return s.Annotate("resealing the old master " + old_ep);
+  if (old_.caps().client_kill_type) {
+    record.clients_killed += KilledIn(*replies, redis::Admin::KillClientsArgv().size());
+  }
+  record.resume_notice = reason + ": " + what +
+                         "; resealed: writes it acknowledged after losing its seal are on it, "
+                         "not on the new master " +
+                         new_ep;
+  spdlog::warn("switch: {}", record.resume_notice);
+  return true;
+}
+
 StatusOr<SwitchOutcome> SwitchProtocol::Finish(SwitchRecord& record,
                                                const TrafficMover& move_traffic,
                                                std::optional<TimePoint> block_start) {
   if (!block_start) {
-    // A restarted process: make sure the roles are what kVerified promised.
-    RUO_ASSIGN_OR_RETURN(redis::Info ni, new_.GetInfo("replication"));
-    if (ni.replication.role != "master") RUO_RETURN_IF_ERROR(new_.ReplicaOfNoOne());
-    auto oi = old_.GetInfo("replication");
-    if (!oi.ok()) {
-      // A master that is down takes no writes; finishing must not wait for it.
-      spdlog::warn("switch: old master unreachable while finishing: {}", oi.status().ToString());
-    } else if (oi->replication.role == "master") {
-      // It came back as a master (a restart drops the seal, which lives only in
-      // memory, settings included): seal it again, whole.
-      auto replies = old_.Transaction(SealCommands());
-      Status s = replies.status();
-      if (s.ok()) {
-        for (const redis::Reply& r : *replies) {
-          if (r.IsError()) s = Internal("resealing: " + r.str, "CommandFailed");
-        }
-      }
-      if (!s.ok()) {
-        spdlog::error("switch: resealing the old master failed: {}", s.ToString());
-      } else if (old_.caps().client_kill_type) {
-        record.clients_killed += KilledIn(*replies, redis::Admin::KillClientsArgv().size());
-      }
-    }
+    // A restarted process: finish only what both servers prove is still true.
+    RUO_ASSIGN_OR_RETURN(bool finish, ProveResumedFinish(record));
+    if (!finish) return SwitchOutcome::kReleased;
   }
 
   RepointReplicas();
@@ -475,7 +574,18 @@ StatusOr<SwitchOutcome> SwitchProtocol::Finish(SwitchRecord& record,
     RUO_RETURN_IF_ERROR(Save(record, SwitchStep::kTrafficMoved));
   }
 
-  record.clients_killed += KillClients();
+  const ClientKillReport kills = KillClients();
+  record.clients_killed += kills.killed;
+  if (kills.settled == false && kills.kill_error.empty()) {
+    // Stored with Completed: finishing was safe (the old master is sealed),
+    // but some client may have stayed on it.
+    record.last_error =
+        "old clients were still being closed when client_kill_max (" +
+        std::to_string(opts_.client_kill_max.count()) +
+        " ms) ran out: traffic had not left the old master" +
+        (kills.last_predicate_error.empty() ? std::string()
+                                            : " (last check: " + kills.last_predicate_error + ")");
+  }
   if (old_.caps().client_pause_write) {
     // Clients still waiting now meet the seal (-READONLY): never acknowledged.
     Status s = old_.ClientUnpause();
@@ -505,25 +615,80 @@ void SwitchProtocol::RepointReplicas() {
   }
 }
 
-int64_t SwitchProtocol::KillClients() {
-  if (!old_.caps().client_kill_type) return 0;
-  // Established connections outlive a Service selector change: close them
-  // repeatedly so pooled clients reconnect through the Service.
+ClientKillReport SwitchProtocol::KillClients() {
+  ClientKillReport report;
+  if (!old_.caps().client_kill_type) return report;
+  // Established connections outlive a Service selector change, and new ones
+  // reach the old master until the data path follows: close them repeatedly
+  // so pooled clients reconnect through the Service.
   const TimePoint start = clock_.Monotonic();
-  int64_t total = 0;
-  while (true) {
+  const auto elapsed = [&] { return clock_.Monotonic() - start; };
+  const auto kill = [&] {
     // Lines whose sealed replica refuses CLIENT get serve-stale-data lifted
     // around it (Admin::KillClients).
     auto n = old_.KillClients(/*lift_stale_refusal=*/!old_.caps().client_ok_stale);
+    report.took = duration_cast<milliseconds>(elapsed());
     if (!n.ok()) {
-      spdlog::warn("switch: CLIENT KILL on the old master: {}", n.status().ToString());
-      break;
+      // An old master that is gone has no clients left to close.
+      report.kill_error = n.status().ToString();
+      spdlog::warn("switch: CLIENT KILL on the old master: {}", report.kill_error);
+      return false;
     }
-    total += *n;
-    if (clock_.Monotonic() - start >= opts_.client_kill_grace) break;
-    clock_.SleepFor(opts_.client_kill_interval);
+    report.rounds++;
+    report.killed += *n;
+    return true;
+  };
+  const auto sleep_until = [&](std::chrono::steady_clock::duration at) {
+    if (elapsed() < at) clock_.SleepFor(at - elapsed());
+  };
+
+  bool alive = kill();
+  if (!opts_.traffic_settled) {
+    while (alive && elapsed() < opts_.client_kill_grace) {
+      clock_.SleepFor(opts_.client_kill_interval);
+      alive = kill();
+    }
+  } else {
+    report.settled = false;
+    while (alive) {
+      auto settled = opts_.traffic_settled();
+      if (!settled.ok()) {
+        // Transient (an API call): keep killing and ask again.
+        if (report.predicate_errors++ == 0) {
+          spdlog::warn("switch: checking whether traffic left the old master: {}",
+                       settled.status().ToString());
+        }
+        report.last_predicate_error = settled.status().ToString();
+      } else if (*settled) {
+        report.settled = true;
+        break;
+      }
+      if (elapsed() >= opts_.client_kill_max) break;
+      sleep_until(std::min<std::chrono::steady_clock::duration>(
+          elapsed() + opts_.client_kill_interval, opts_.client_kill_max));
+      alive = kill();
+    }
+    if (alive && *report.settled) {
+      // Connections made between the last kill and the settling; no sooner
+      // than client_kill_min, so a predicate true at once still gets two kills.
+      sleep_until(std::max<std::chrono::steady_clock::duration>(
+          elapsed() + opts_.client_kill_interval, opts_.client_kill_min));
+      kill();
+    } else if (alive) {
+      spdlog::warn(
+          "switch: traffic had not left the old master after {} ms of CLIENT KILL "
+          "(client_kill_max); finishing anyway: the old master is sealed and acknowledges no "
+          "write",
+          report.took.count());
+    }
   }
-  return total;
+  spdlog::info("switch: closed {} old client connection(s) in {} round(s) over {} ms{}",
+               report.killed, report.rounds, report.took.count(),
+               !report.settled   ? ""
+               : *report.settled ? ", traffic settled"
+                                 : ", traffic not settled");
+  if (opts_.on_clients_closed) opts_.on_clients_closed(report);
+  return report;
 }
 
 }  // namespace ruo::engine

@@ -16,6 +16,18 @@
 
 namespace ruo::engine {
 
+// How closing the old master's clients went (SwitchProtocol::KillClients).
+struct ClientKillReport {
+  int64_t killed = 0;                 // connections closed
+  int rounds = 0;                     // CLIENT KILL rounds sent
+  std::chrono::milliseconds took{0};  // from the first kill to the last
+  // Empty without a traffic_settled predicate; false when client_kill_max ran out.
+  std::optional<bool> settled;
+  int predicate_errors = 0;
+  std::string last_predicate_error;
+  std::string kill_error;  // a CLIENT KILL failed (old master gone): the kills stopped
+};
+
 struct SwitchOptions {
   std::chrono::milliseconds max_read_only{60000};  // bound on the write-blocked window
   // CLIENT PAUSE length on 3.0–6.0, where a pause cannot be ended early.
@@ -28,10 +40,26 @@ struct SwitchOptions {
   // data the new master may have full-synced) is never switched to. Empty: no
   // check.
   std::string expected_source_run_id;
-  // After traffic moves: kill normal and pub/sub clients on the old master
-  // repeatedly for this long.
-  std::chrono::milliseconds client_kill_grace{2000};
+  // After traffic moves, normal and pub/sub clients on the old master are
+  // killed at once and then every client_kill_interval: established
+  // connections outlive the traffic move, and new ones still reach the old
+  // master until the data path follows it.
   std::chrono::milliseconds client_kill_interval{100};
+  // Whether clients can no longer reach the old master (Kubernetes: the
+  // Service's EndpointSlices list only new pods). Polled after each kill; once
+  // true, one more kill takes the connections made just before. An error
+  // counts as "not yet". Empty (migrate, whose hook cannot tell): kills for
+  // client_kill_grace instead.
+  std::function<StatusOr<bool>()> traffic_settled;
+  std::chrono::milliseconds client_kill_grace{2000};  // without traffic_settled
+  // With traffic_settled: the last kill comes no sooner than client_kill_min
+  // after the first (two kills even when it is true at once), and the kills
+  // stop at client_kill_max whatever it says. Stopping then is safe: the old
+  // master is sealed, so a client left on it gets no write acknowledged.
+  std::chrono::milliseconds client_kill_min{200};
+  std::chrono::milliseconds client_kill_max{30000};
+  // Told how closing the old clients went, once per completed switch.
+  std::function<void(const ClientKillReport&)> on_clients_closed;
 };
 
 enum class SwitchOutcome {
@@ -77,6 +105,13 @@ class SwitchProtocol {
   // `block_start` is set on the live path; a resumed finish uses the record's wall time.
   StatusOr<SwitchOutcome> Finish(SwitchRecord& record, const TrafficMover& move_traffic,
                                  std::optional<TimePoint> block_start);
+  // A resumed finish: from what both servers report now, proves the new master
+  // is the one verified and the old one takes no writes (docs/switch-protocol.md,
+  // "Resume"). true: finish (a moved-traffic old master found writable is
+  // resealed first, resume_notice set); false: the attempt had been undone,
+  // the undo is completed (record kIdle, VerifiedNotFinished); an error
+  // (CannotProveFinish, OldMasterRestarted, OldMasterUnsealed) changed nothing.
+  StatusOr<bool> ProveResumedFinish(SwitchRecord& record);
   // The seal without its INFO: replica-read-only yes, replica-serve-stale-data
   // no, SLAVEOF <seal address>, then close every normal and pub/sub client.
   std::vector<std::vector<std::string>> SealCommands() const;
@@ -84,7 +119,9 @@ class SwitchProtocol {
   // released, FailedPrecondition SourceLost.
   Status SourceRestarted(SwitchRecord& record, const std::string& run_id, TimePoint block_start);
   void RepointReplicas();
-  int64_t KillClients();
+  // Closes the old master's clients until traffic settled (SwitchOptions);
+  // tells on_clients_closed.
+  ClientKillReport KillClients();
   // A step the last Save covers (RecordSink::Note): taken inside the
   // write-blocked window, where every durable store adds to the pause.
   Status Note(SwitchRecord& record, SwitchStep step);

@@ -58,6 +58,9 @@ nlohmann::json SwitchRecord::ToJson() const {
   j["clientsKilled"] = clients_killed;
   j["lastError"] = last_error;
   j["replicationSource"] = replication_source;
+  j["sourceRunId"] = source_run_id;
+  j["promotedReplid"] = promoted_replid;
+  j["resumeNotice"] = resume_notice;
   return j;
 }
 
@@ -85,6 +88,10 @@ StatusOr<SwitchRecord> SwitchRecord::FromJson(const nlohmann::json& j) {
     r.clients_killed = j.value("clientsKilled", int64_t{0});
     r.last_error = j.value("lastError", std::string());
     r.replication_source = j.value("replicationSource", std::string());
+    // Absent in records stored before they existed: a finish then proves less.
+    r.source_run_id = j.value("sourceRunId", std::string());
+    r.promoted_replid = j.value("promotedReplid", std::string());
+    r.resume_notice = j.value("resumeNotice", std::string());
   } catch (const nlohmann::json::exception& e) {
     return BadRecord(e.what());
   }

@@ -51,6 +51,19 @@ struct SwitchRecord {
   // host:port the new master replicated from when the attempt started (as the new
   // master sees the old one); undo points it back there.
   std::string replication_source;
+  // Identity, for a resumed finish to prove the servers are still the ones
+  // verified (docs/switch-protocol.md, "Resume"). The old master's run_id as
+  // the caller checked it (SwitchOptions::expected_source_run_id; empty when
+  // not known).
+  std::string source_run_id;
+  // The new master's master_replid read atomically with its promotion (the
+  // history it shared with the old master): after SLAVEOF NO ONE it is the
+  // new master's master_replid2 until it restarts, resyncs or is promoted
+  // again. Empty on 2.8, which has no replication ids.
+  std::string promoted_replid;
+  // What a resumed finish found and did that needs a person (e.g. the old
+  // master resealed after it had restarted); empty normally.
+  std::string resume_notice;
 
   nlohmann::json ToJson() const;
   static StatusOr<SwitchRecord> FromJson(const nlohmann::json& j);

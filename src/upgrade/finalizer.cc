@@ -106,7 +106,7 @@ Result Finalize(ReconcileContext& ctx) {
     if (drive.stop) return *drive.stop;
     if (!drive.outcome.ok()) return Result::Error(drive.outcome.status());
     if (*drive.outcome == engine::SwitchOutcome::kCompleted) {
-      RUO_PHASE(OnSwitchCompleted(ctx, record));
+      RUO_PHASE(OnSwitchCompleted(ctx, record, drive.clients));
       return RemoveFinalizer(ctx);
     }
     ctx.Event("SwitchUndone", "the interrupted switch attempt was undone before deletion");

@@ -42,7 +42,9 @@ runtime::Result Switch(ReconcileContext& ctx) {
     return runtime::Result::Error(
         error.Annotate("switch left at step " + std::string(engine::SwitchStepName(record.step))));
   }
-  if (*drive.outcome == engine::SwitchOutcome::kCompleted) return OnSwitchCompleted(ctx, record);
+  if (*drive.outcome == engine::SwitchOutcome::kCompleted) {
+    return OnSwitchCompleted(ctx, record, drive.clients);
+  }
   return OnSwitchReleased(ctx, record, "");
 }
 

@@ -30,7 +30,11 @@ struct ReconcilerOptions {
   // Image for the new pods when spec.image is empty: prefix + targetVersion.
   std::string default_image_prefix = "redis:";
   // Switch protocol knobs (see engine::SwitchOptions); max read-only comes from the spec.
-  std::chrono::milliseconds client_kill_grace{2000};
+  // After the selector patch the old master's clients are closed until the
+  // Service's EndpointSlices list only new pods: for at least client_kill_min,
+  // at most client_kill_max.
+  std::chrono::milliseconds client_kill_min{200};
+  std::chrono::milliseconds client_kill_max{30000};
   // Validating refuses with MasterUnreachable once no pod behind the Service
   // has answered for this long (a master may be restarting).
   std::chrono::seconds master_unreachable_grace{30};

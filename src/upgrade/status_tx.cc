@@ -143,13 +143,15 @@ void TxSwitchRecord(StatusDoc& d, const engine::SwitchRecord& r) {
   if (!r.last_error.empty()) d.s.sw.last_error = r.last_error;
 }
 
-void TxSwitchCompleted(StatusDoc& d, const engine::SwitchRecord& r, const std::string& now) {
+void TxSwitchCompleted(StatusDoc& d, const engine::SwitchRecord& r, const std::string& now,
+                       const std::string& clients_closed) {
   TxSwitchRecord(d, r);
   d.s.sw.completed_at = now;
   if (r.write_blocked_ms >= 0) d.s.sw.write_blocked_millis = r.write_blocked_ms;
   std::string message = "traffic moved to " + d.s.new_master_pod + "; writes were blocked for " +
                         std::to_string(r.write_blocked_ms) + " ms (attempt " +
                         std::to_string(r.attempt) + ")";
+  if (!clients_closed.empty()) message += "; old client connections closed " + clients_closed;
   TxEnterPhase(d, Phase::kCompleted, "SwitchCompleted", message, now);
 }
 

@@ -83,7 +83,10 @@ void TxSavedConfig(StatusDoc& d, const std::map<std::string, std::string>& saved
 void TxStartSwitch(StatusDoc& d, const std::string& message, const std::string& now);
 // A persisted SwitchRecord: status.switch.record and .step.
 void TxSwitchRecord(StatusDoc& d, const engine::SwitchRecord& r);
-void TxSwitchCompleted(StatusDoc& d, const engine::SwitchRecord& r, const std::string& now);
+// Phase Completed. `clients_closed` ("for 400 ms, until ...", empty: not
+// known) goes into the message after "old client connections closed".
+void TxSwitchCompleted(StatusDoc& d, const engine::SwitchRecord& r, const std::string& now,
+                       const std::string& clients_closed = {});
 // Writes were released (catch-up timeout, failed verification, interrupted
 // attempt): back to WaitingForSwitch with Degraded True and the reason.
 void TxSwitchReleased(StatusDoc& d, const engine::SwitchRecord& r, const std::string& reason,

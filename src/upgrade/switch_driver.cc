@@ -2,12 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "upgrade/instance.h"
 #include "upgrade/record_sink.h"
 #include "upgrade/redis_access.h"
 #include "upgrade/source_health.h"
 #include "upgrade/teardown.h"
 #include "upgrade/traffic.h"
+#include "upgrade/traffic_settled.h"
 
 namespace ruo::upgrade {
 namespace {
@@ -17,6 +20,18 @@ using runtime::Result;
 
 bool PastPointOfNoReturn(SwitchStep s) {
   return s == SwitchStep::kVerified || s == SwitchStep::kTrafficMoved;
+}
+
+// How long old clients were closed and why it stopped: "for 400 ms, until the
+// Service's endpoints listed only new pods" (SwitchCompleted's message and Event).
+std::string DescribeClientKill(const engine::ClientKillReport& r) {
+  std::string s = "for " + std::to_string(r.took.count()) + " ms";
+  if (!r.kill_error.empty()) return s + ", then CLIENT KILL failed (" + r.kill_error + ")";
+  if (!r.settled) return s;
+  if (*r.settled) return s + ", until the Service's endpoints listed only new pods";
+  return s +
+         "; the Service's endpoints still did not list only new pods (finished anyway: the "
+         "old master is sealed)";
 }
 
 }  // namespace
@@ -67,10 +82,12 @@ SwitchDrive DriveSwitch(ReconcileContext& ctx, engine::SwitchRecord& record, boo
   }
   std::vector<std::unique_ptr<redis::Admin>> replicas;
   std::vector<redis::Admin*> replica_ptrs;
+  std::set<std::string> new_ips = {new_ep->host};
   if (auto size = NewInstanceSize(ctx); size.ok()) {
     for (int i = 1; i < *size; ++i) {
       auto ep = NewPodEndpoint(ctx, i);
       if (!ep.ok()) continue;
+      new_ips.insert(ep->host);
       auto admin = ConnectRedis(ctx, *ep);
       if (!admin.ok()) continue;  // a replica that is down catches up on its own later
       replica_ptrs.push_back(admin->get());
@@ -80,12 +97,22 @@ SwitchDrive DriveSwitch(ReconcileContext& ctx, engine::SwitchRecord& record, boo
 
   engine::SwitchOptions opts;
   opts.max_read_only = std::chrono::seconds(ctx.spec().max_read_only_seconds);
-  opts.client_kill_grace = ctx.options().client_kill_grace;
   // Recorded by the sync's first poll (CheckSameServer); checked again at the block.
   opts.expected_source_run_id = d.source.run_id;
+  k8s::Client& client = ctx.client();
+  // Old clients are closed until the Service's endpoints list only new pods.
+  std::string old_ip = d.source.pod_ip;
+  if (auto ep = redis::Endpoint::Parse(record.old_master); old_ip.empty() && ep.ok()) {
+    old_ip = ep->host;
+  }
+  opts.traffic_settled = [&client, ns = ctx.ns(), service = ctx.spec().service, new_ips, old_ip] {
+    return ServiceEndpointsSettled(client, ns, service, new_ips, old_ip);
+  };
+  opts.client_kill_min = ctx.options().client_kill_min;
+  opts.client_kill_max = ctx.options().client_kill_max;
+  opts.on_clients_closed = [&drive](const engine::ClientKillReport& r) { drive.clients = r; };
   StatusRecordSink sink(ctx);
   engine::SwitchProtocol protocol(*old_admin, **new_admin, replica_ptrs, opts, ctx.clock(), sink);
-  k8s::Client& client = ctx.client();
   const engine::TrafficMover mover = [&client, ns = ctx.ns(), service = ctx.spec().service,
                                       pod = d.s.new_master_pod] {
     return MoveServiceSelector(client, ns, service, pod);
@@ -97,14 +124,16 @@ SwitchDrive DriveSwitch(ReconcileContext& ctx, engine::SwitchRecord& record, boo
   return drive;
 }
 
-Result OnSwitchCompleted(ReconcileContext& ctx, const engine::SwitchRecord& record) {
+Result OnSwitchCompleted(ReconcileContext& ctx, const engine::SwitchRecord& record,
+                         const std::optional<engine::ClientKillReport>& clients) {
   // The limits raised for the sync go back (the old master is sealed; best effort).
   if (Status s = RestoreSyncLimits(ctx); !s.ok()) {
     spdlog::warn("upgrade {}: restoring the old master's settings after the switch: {}",
                  ctx.upgrade().Key(), s.ToString());
   }
   const std::string now = ctx.Now();
-  Status s = ctx.Commit([&](StatusDoc& d) { TxSwitchCompleted(d, record, now); });
+  const std::string closed = clients ? DescribeClientKill(*clients) : std::string();
+  Status s = ctx.Commit([&](StatusDoc& d) { TxSwitchCompleted(d, record, now, closed); });
   if (!s.ok()) return Result::Error(s);
   ctx.deps().metrics.SetPhase(ctx.ns(), ctx.name(), "Completed");
   if (record.write_blocked_ms >= 0) {
@@ -118,7 +147,18 @@ Result OnSwitchCompleted(ReconcileContext& ctx, const engine::SwitchRecord& reco
                 std::to_string(record.fence_offset) + " promoted " +
                 std::to_string(record.promoted_offset) + " sealed " +
                 std::to_string(record.sealed_offset) + ", " +
-                std::to_string(record.clients_killed) + " old client connection(s) closed");
+                std::to_string(record.clients_killed) + " old client connection(s) closed" +
+                (closed.empty() ? std::string() : " " + closed));
+  if (clients && clients->settled == false && clients->kill_error.empty()) {
+    ctx.Warning("EndpointsNotSettled",
+                "after " + std::to_string(clients->took.count()) +
+                    " ms the Service's EndpointSlices still listed the old master or no ready "
+                    "new pod; old clients are no longer closed (the old master is sealed and "
+                    "acknowledges no write; clients left on it get errors and should reconnect)" +
+                    (clients->last_predicate_error.empty()
+                         ? std::string()
+                         : "; last check: " + clients->last_predicate_error));
+  }
   return Result::Continue();
 }
 

@@ -19,6 +19,8 @@ struct SwitchDrive {
   // Set when the protocol could not be run (servers unreachable...): return it.
   std::optional<runtime::Result> stop;
   StatusOr<engine::SwitchOutcome> outcome = Internal("switch not run");
+  // How closing the old master's clients went, when this run got that far.
+  std::optional<engine::ClientKillReport> clients;
 };
 
 // Connects the old master, the new master and the new replicas and runs a new
@@ -27,7 +29,10 @@ struct SwitchDrive {
 SwitchDrive DriveSwitch(ReconcileContext& ctx, engine::SwitchRecord& record, bool fresh);
 
 // Completed: sync limits restored (best effort), figures in status, Event.
-runtime::Result OnSwitchCompleted(ReconcileContext& ctx, const engine::SwitchRecord& record);
+// `clients` (from the run that completed, if this one did) is told too, with a
+// Warning when the Service's endpoints never settled.
+runtime::Result OnSwitchCompleted(ReconcileContext& ctx, const engine::SwitchRecord& record,
+                                  const std::optional<engine::ClientKillReport>& clients = {});
 // Released: back to WaitingForSwitch with Degraded `reason` (from the record
 // when empty), Warning Event, RequeueAfter.
 runtime::Result OnSwitchReleased(ReconcileContext& ctx, const engine::SwitchRecord& record,

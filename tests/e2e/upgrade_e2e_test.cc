@@ -24,6 +24,30 @@ TEST_F(UpgradeE2ETest, ImmediateSwitchUnderLiveWrites) {
   StartProbe(*vip, new_addr, 15);
   const json u = WaitPhase({"Completed", "Failed"}, seconds(120));
   ASSERT_EQ(u.value("/status/phase"_json_pointer, ""), "Completed") << u.dump(2);
+  {
+    // Old clients were closed until the Service's EndpointSlices listed only
+    // the new master: by Completed they do, and the old master is not listed.
+    k8s::ListOptions lo;
+    lo.label_selector = std::string("kubernetes.io/service-name=") + kService;
+    auto slices = cluster_->client().List(res::EndpointSlices(), ns_, lo);
+    ASSERT_TRUE(slices.ok()) << slices.status().ToString();
+    std::set<std::string> ready, listed;
+    for (const auto& slice : slices->items) {
+      for (const auto& ep : slice.value("endpoints", json::array())) {
+        for (const auto& a : ep.value("addresses", json::array())) {
+          listed.insert(a.get<std::string>());
+          if (ep.value("/conditions/ready"_json_pointer, true)) ready.insert(a.get<std::string>());
+        }
+      }
+    }
+    EXPECT_EQ(ready, std::set<std::string>{new_addr.substr(0, new_addr.find(':'))});
+    EXPECT_EQ(listed.count(old_addr.substr(0, old_addr.find(':'))), 0u)
+        << ::testing::PrintToString(listed);
+    EXPECT_THAT(u.value("/status/message"_json_pointer, ""),
+                HasSubstr("until the Service's endpoints listed only new pods"));
+    EXPECT_FALSE(HasEvent("Warning/EndpointsNotSettled"));
+    std::cout << "[e2e] " << u.value("/status/message"_json_pointer, "") << std::endl;
+  }
   EXPECT_EQ(u.value("/status/targetVersion"_json_pointer, ""), "7.0.15");
   EXPECT_EQ(u.value("/status/sourceVersion"_json_pointer, ""), "7.0.15");
   EXPECT_EQ(u.value("/status/switch/attempts"_json_pointer, 0), 1);

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
 #include <optional>
 
 #include "unit/engine/fake_connection.h"
@@ -1027,34 +1029,6 @@ TEST(SwitchProtocolResumeTest, FinishesFromVerified) {
   EXPECT_EQ(env.record.clients_killed, 9);
 }
 
-TEST(SwitchProtocolResumeTest, FinishesFromTrafficMovedAndReseals) {
-  Env env("7.0.15");
-  env.record = Interrupted(SwitchStep::kTrafficMoved);
-  env.record.write_blocked_ms = 180;
-  // The new master is still a replica somehow, and the old one lost its seal
-  // (restarted): both are put right.
-  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
-  env.n().Expect("SLAVEOF NO ONE", Ok());
-  env.o().Expect("INFO replication", Bulk(InfoMaster(1200)));
-  ExpectTx(env.o(), SealCmds("replica"), {Ok(), Ok(), Ok(), Int(2), Int(1)});
-  ScriptKills(env, 3);
-  env.o().Expect("CLIENT UNPAUSE", Ok());
-  auto out = env.Proto().Resume(env.record, env.mover);
-  ASSERT_TRUE(out.ok()) << out.status().ToString();
-  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
-  env.ExpectAllConsumed();
-  // Resealed whole: the restart dropped the settings with the SLAVEOF.
-  std::vector<std::string> want = {"new: INFO replication", "new: SLAVEOF NO ONE",
-                                   "old: INFO replication"};
-  Append(want, Tx("old", SealCmds("replica")));
-  want.push_back("mover");
-  Append(want, Kills(env, 3));
-  Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
-  EXPECT_THAT(env.log.events, ElementsAreArray(want));
-  EXPECT_EQ(env.record.write_blocked_ms, 180);
-  EXPECT_EQ(env.record.clients_killed, 12);
-}
-
 TEST(SwitchProtocolResumeTest, FinishesWithTheOldMasterGone) {
   Env env("7.0.15");
   env.record = Interrupted(SwitchStep::kVerified);
@@ -1068,6 +1042,267 @@ TEST(SwitchProtocolResumeTest, FinishesWithTheOldMasterGone) {
   EXPECT_EQ(env.mover_calls, 1);
   env.ExpectAllConsumed();
 }
+
+// A resumed finish proves before it finishes (docs/switch-protocol.md,
+// "Resume"): the record at Verified carries the old master's run_id and the id
+// the new master shared with it when promoted.
+
+constexpr const char* kSharedReplid = "a1b2c3d4e5f60718293a4b5c6d7e8f9010111213";
+constexpr const char* kNewReplid = "f0e1d2c3b4a5968778695a4b3c2d1e0f00112233";
+constexpr const char* kNoReplid = "0000000000000000000000000000000000000000";
+
+SwitchRecord StoredWithIds(SwitchStep step) {
+  SwitchRecord r = Interrupted(step);
+  r.promoted_offset = r.sealed_offset = 1200;
+  r.source_run_id = kRunId;
+  r.promoted_replid = kSharedReplid;
+  return r;
+}
+
+// The new master as the promotion left it: the shared id moved to master_replid2.
+std::string InfoPromoted(int64_t offset, const std::string& replid2 = kSharedReplid) {
+  return InfoMaster(offset, 0) + "master_replid:" + kNewReplid + "\r\nmaster_replid2:" + replid2 +
+         "\r\nsecond_repl_offset:1201\r\n";
+}
+
+TEST(SwitchProtocolTest, VerifiedRecordCarriesTheIds) {
+  Env env("7.0.15");
+  env.opts.expected_source_run_id = kRunId;
+  ScriptBlockWithRunId(env, {"7.0.15", "replicas", "pause-write"}, kRunId);
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1200)));
+  env.o().Expect("CONFIG SET min-replicas-to-write 1001", Ok());
+  ExpectTx(env.n(), {"INFO replication", "SLAVEOF NO ONE"},
+           {Bulk(InfoReplica(1200) + "master_replid:" + kSharedReplid + "\r\n"), Ok()});
+  ExpectSeal(env, 1200);
+  ScriptKills(env, 3);
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  auto out = env.Proto().Run(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  env.ExpectAllConsumed();
+  const auto verified =
+      std::find_if(env.sink.saved.begin(), env.sink.saved.end(),
+                   [](const SwitchRecord& r) { return r.step == SwitchStep::kVerified; });
+  ASSERT_NE(verified, env.sink.saved.end());
+  EXPECT_EQ(verified->source_run_id, kRunId);
+  EXPECT_EQ(verified->promoted_replid, kSharedReplid);
+  EXPECT_TRUE(verified->resume_notice.empty());
+}
+
+TEST(SwitchProtocolResumeTest, FinishesFromVerifiedWhenTheIdsProveIt) {
+  Env env("7.0.15");
+  env.record = StoredWithIds(SwitchStep::kVerified);
+  env.n().Expect("INFO replication", Bulk(InfoPromoted(1350)));  // clients wrote since
+  env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
+  ScriptKills(env, 3);
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  auto out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  env.ExpectAllConsumed();
+  std::vector<std::string> want = {"new: INFO replication", "old: INFO replication", "mover",
+                                   "save: TrafficMoved"};
+  Append(want, Kills(env, 3));
+  Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_TRUE(env.record.resume_notice.empty());
+}
+
+// Traffic was moved to the new master and the old one lost its seal: resealed
+// (it keeps its data: the seal never syncs), and the finish says so.
+struct ResealCase {
+  const char* run_id;  // the old master's now
+  const char* reason;
+};
+
+class ResealAfterTrafficMovedTest : public ::testing::TestWithParam<ResealCase> {};
+
+TEST_P(ResealAfterTrafficMovedTest, ResealsAndNamesIt) {
+  const ResealCase& c = GetParam();
+  Env env("7.0.15");
+  env.record = StoredWithIds(SwitchStep::kTrafficMoved);
+  env.record.write_blocked_ms = 180;
+  env.n().Expect("INFO replication", Bulk(InfoPromoted(1200)));
+  env.o().Expect("INFO replication", Bulk(InfoMaster(40, 0)));
+  env.o().Expect("INFO server", Bulk(InfoServerWithRunId("7.0.15", c.run_id)));
+  ExpectTx(env.o(), SealCmds("replica"), {Ok(), Ok(), Ok(), Int(2), Int(1)});
+  ScriptKills(env, 3);
+  env.o().Expect("CLIENT UNPAUSE", Ok());
+  auto out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kCompleted);
+  env.ExpectAllConsumed();
+  // Resealed whole: a restart drops the settings with the SLAVEOF.
+  std::vector<std::string> want = {"new: INFO replication", "old: INFO replication",
+                                   "old: INFO server"};
+  Append(want, Tx("old", SealCmds("replica")));
+  want.push_back("mover");
+  Append(want, Kills(env, 3));
+  Append(want, {"old: CLIENT UNPAUSE", "save: Completed"});
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.write_blocked_ms, 180);
+  EXPECT_EQ(env.record.clients_killed, 12);
+  EXPECT_THAT(env.record.resume_notice, HasSubstr(c.reason));
+  EXPECT_THAT(env.record.resume_notice, HasSubstr("resealed"));
+  ASSERT_FALSE(env.sink.saved.empty());
+  EXPECT_EQ(env.sink.saved.back().resume_notice, env.record.resume_notice);
+}
+
+INSTANTIATE_TEST_SUITE_P(OldMasterWritableAgain, ResealAfterTrafficMovedTest,
+                         ::testing::Values(ResealCase{kOtherRunId, "OldMasterRestarted"},
+                                           ResealCase{kRunId, "OldMasterUnsealed"}),
+                         [](const ::testing::TestParamInfo<ResealCase>& info) {
+                           return std::string(info.param.reason);
+                         });
+
+// At Verified clients may still write to the old master that lost its seal:
+// neither side can be shown to hold everything, so nothing is changed.
+class OldMasterWritableAtVerifiedTest : public ::testing::TestWithParam<ResealCase> {};
+
+TEST_P(OldMasterWritableAtVerifiedTest, FailsAndLeavesItWritable) {
+  const ResealCase& c = GetParam();
+  Env env("7.0.15");
+  env.record = StoredWithIds(SwitchStep::kVerified);
+  env.n().Expect("INFO replication", Bulk(InfoPromoted(1200)));
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1260, 0)));
+  env.o().Expect("INFO server", Bulk(InfoServerWithRunId("7.0.15", c.run_id)));
+  auto out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().reason(), c.reason);
+  EXPECT_THAT(out.status().message(), HasSubstr("left writable"));
+  env.ExpectAllConsumed();
+  EXPECT_THAT(env.log.events,
+              ElementsAre("new: INFO replication", "old: INFO replication", "old: INFO server"));
+  EXPECT_EQ(env.record.step, SwitchStep::kVerified);
+  EXPECT_EQ(env.mover_calls, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(OldMasterWritableAgain, OldMasterWritableAtVerifiedTest,
+                         ::testing::Values(ResealCase{kOtherRunId, "OldMasterRestarted"},
+                                           ResealCase{kRunId, "OldMasterUnsealed"}),
+                         [](const ::testing::TestParamInfo<ResealCase>& info) {
+                           return std::string(info.param.reason);
+                         });
+
+// The attempt was undone after its Verified write was stored (the reply was
+// lost): the new master replicates the old one again, which took writes since.
+// Promoting would lose them; the undo is completed instead and the switch retried.
+struct UndoneCase {
+  SwitchStep step;
+  const char* version;
+  const char* names;
+};
+
+class UndoneAfterVerifiedTest : public ::testing::TestWithParam<UndoneCase> {};
+
+TEST_P(UndoneAfterVerifiedTest, CompletesTheUndoNeverPromotes) {
+  const UndoneCase& c = GetParam();
+  Env env(c.version);
+  env.record = StoredWithIds(c.step);
+  const bool v28 = std::string(c.names) == "slaves";
+  if (v28) {
+    env.record.source_version = c.version;
+    env.record.block_method = "fence";
+    env.record.promoted_replid.clear();  // 2.8 reports no ids
+    env.record.saved_config = {
+        {"min-slaves-to-write", "0"}, {"slave-read-only", "no"}, {"slave-serve-stale-data", "yes"}};
+  }
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1500)));
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1500)));
+  // Undo, as from any step before Verified: every action conditional, so only
+  // what was left (the settings, the pause) is put back.
+  env.o().Expect("INFO replication", Bulk(InfoMaster(1500)));
+  ExpectRestore(env, c.names);
+  if (!v28) env.o().Expect("CLIENT UNPAUSE", Ok());
+  env.n().Expect("INFO replication", Bulk(InfoReplica(1500)));
+
+  auto out = env.Proto().Resume(env.record, env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, SwitchOutcome::kReleased);
+  env.ExpectAllConsumed();
+  std::vector<std::string> want = {"new: INFO replication", "old: INFO replication",
+                                   "save: Undoing", "old: INFO replication"};
+  Append(want, RestoreLines(env, c.names));
+  if (!v28) want.push_back("old: CLIENT UNPAUSE");
+  Append(want, {"new: INFO replication", "save: Idle"});
+  EXPECT_THAT(env.log.events, ElementsAreArray(want));
+  EXPECT_EQ(env.record.step, SwitchStep::kIdle);
+  EXPECT_EQ(env.record.attempt, 2);  // the next Run counts the retry
+  EXPECT_THAT(env.record.last_error, HasSubstr("VerifiedNotFinished"));
+  EXPECT_THAT(env.record.last_error, HasSubstr("offset 1500, sealed at 1200"));
+  EXPECT_EQ(env.mover_calls, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, UndoneAfterVerifiedTest,
+                         ::testing::Values(UndoneCase{SwitchStep::kVerified, "7.0.15", "replicas"},
+                                           UndoneCase{SwitchStep::kTrafficMoved, "7.0.15",
+                                                      "replicas"},
+                                           UndoneCase{SwitchStep::kVerified, "2.8.19", "slaves"}),
+                         [](const ::testing::TestParamInfo<UndoneCase>& info) {
+                           std::string v = info.param.version;
+                           for (char& ch : v) {
+                             if (ch == '.') ch = '_';
+                           }
+                           return std::string(SwitchStepName(info.param.step)) + "_v" + v;
+                         });
+
+// Anything else a finish cannot prove: refused, nothing changed on either side.
+struct UnprovenCase {
+  const char* name;
+  std::function<void(Env&)> script;
+  std::vector<std::string> reads;
+};
+
+class CannotProveFinishTest : public ::testing::TestWithParam<UnprovenCase> {};
+
+TEST_P(CannotProveFinishTest, ChangesNothing) {
+  const UnprovenCase& c = GetParam();
+  for (SwitchStep step : {SwitchStep::kVerified, SwitchStep::kTrafficMoved}) {
+    SCOPED_TRACE(SwitchStepName(step));
+    Env env("7.0.15");
+    env.record = StoredWithIds(step);
+    c.script(env);
+    auto out = env.Proto().Resume(env.record, env.mover);
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().reason(), "CannotProveFinish") << out.status().ToString();
+    EXPECT_THAT(out.status().message(), HasSubstr("nothing was changed"));
+    env.ExpectAllConsumed();
+    EXPECT_THAT(env.log.events, ElementsAreArray(c.reads));
+    EXPECT_EQ(env.record.step, step);
+    EXPECT_EQ(env.mover_calls, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CannotProveFinishTest,
+    ::testing::Values(
+        // Restarted (or resynced) since the promotion: a new id, none second.
+        UnprovenCase{
+            "NewMasterNotThePromotedOne",
+            [](Env& env) { env.n().Expect("INFO replication", Bulk(InfoPromoted(0, kNoReplid))); },
+            {"new: INFO replication"}},
+        UnprovenCase{"NewMasterReplicatesElsewhere",
+                     [](Env& env) {
+                       env.n().Expect("INFO replication",
+                                      Bulk(InfoReplica(1200, "up", "10.0.0.9", 6379)));
+                     },
+                     {"new: INFO replication"}},
+        UnprovenCase{"NewMasterReplicatesTheSealedOldMaster",
+                     [](Env& env) {
+                       env.n().Expect("INFO replication", Bulk(InfoReplica(1200, "down")));
+                       env.o().Expect("INFO replication",
+                                      Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
+                     },
+                     {"new: INFO replication", "old: INFO replication"}},
+        UnprovenCase{"NewMasterReplicatesAnUnreachableOldMaster",
+                     [](Env& env) {
+                       env.n().Expect("INFO replication", Bulk(InfoReplica(1200, "down")));
+                       env.o().Expect("INFO replication",
+                                      Unavailable("connect to 127.0.0.1:7000: Connection refused"));
+                     },
+                     {"new: INFO replication", "old: INFO replication"}}),
+    [](const ::testing::TestParamInfo<UnprovenCase>& info) {
+      return std::string(info.param.name);
+    });
 
 TEST(SwitchProtocolResumeTest, IdleAndCompletedDoNothing) {
   Env env("7.0.15");
@@ -1106,6 +1341,177 @@ TEST(SwitchProtocolResumeTest, UndoRefusedPastThePointOfNoReturn) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.reason(), "PastPointOfNoReturn");
   EXPECT_TRUE(env.log.events.empty());
+}
+
+// ---------------------------------------------------------------------------
+// Closing old clients until traffic settled (SwitchOptions::traffic_settled),
+// on a finish from Verified: kill rounds interleaved with the predicate's
+// checks, each check logged with the fake clock's time since the finish began.
+
+struct KillEnv {
+  Env env{"7.0.15"};
+  std::vector<StatusOr<bool>> answers;  // one per check; the last repeats
+  size_t checks = 0;
+  std::optional<ClientKillReport> report;
+
+  KillEnv() {
+    env.record = Interrupted(SwitchStep::kVerified);
+    env.opts.client_kill_interval = milliseconds(100);
+    env.opts.client_kill_min = milliseconds(200);
+    env.opts.client_kill_max = milliseconds(1000);
+    const auto start = env.clock.Monotonic();
+    env.opts.traffic_settled = [this, start]() -> StatusOr<bool> {
+      const auto at =
+          std::chrono::duration_cast<milliseconds>(env.clock.Monotonic() - start).count();
+      StatusOr<bool> a = answers[std::min(checks++, answers.size() - 1)];
+      env.log.Add("settled? @" + std::to_string(at) + " " +
+                  (a.ok() ? (*a ? "yes" : "no") : "error"));
+      return a;
+    };
+    env.opts.on_clients_closed = [this](const ClientKillReport& r) { report = r; };
+    env.n().Expect("INFO replication", Bulk(InfoMaster(1200, 0)));
+    env.o().Expect("INFO replication", Bulk(InfoReplica(0, "down", "127.0.0.1", 1)));
+  }
+
+  // Scripts `rounds` kill rounds and the unpause, finishes, and returns the
+  // log from the first kill on.
+  std::vector<std::string> Finish(int rounds) {
+    ScriptKills(env, rounds);
+    env.o().Expect("CLIENT UNPAUSE", Ok());
+    auto out = env.Proto().Resume(env.record, env.mover);
+    EXPECT_TRUE(out.ok() && *out == SwitchOutcome::kCompleted) << out.status().ToString();
+    env.ExpectAllConsumed();
+    const auto& e = env.log.events;
+    const int first = env.log.IndexOf("save: TrafficMoved") + 1;
+    return {e.begin() + first, e.end()};
+  }
+
+  std::vector<std::string> Round() { return Kills(env, 1); }
+};
+
+std::vector<std::string> Concat(std::initializer_list<std::vector<std::string>> parts) {
+  std::vector<std::string> out;
+  for (const auto& p : parts) Append(out, p);
+  return out;
+}
+
+TEST(ClientKillTest, SettledAtOnceStillKillsAgainAtTheMinimum) {
+  KillEnv k;
+  k.answers = {true};
+  const auto got = k.Finish(2);
+  EXPECT_THAT(got, ElementsAreArray(Concat({k.Round(),
+                                            {"settled? @0 yes"},
+                                            k.Round(),
+                                            {"old: CLIENT UNPAUSE", "save: Completed"}})));
+  ASSERT_TRUE(k.report);
+  EXPECT_EQ(k.report->rounds, 2);
+  EXPECT_EQ(k.report->took, milliseconds(200));  // client_kill_min
+  EXPECT_EQ(k.report->settled, true);
+  EXPECT_EQ(k.report->killed, 6);
+  EXPECT_EQ(k.env.record.clients_killed, 6);
+  EXPECT_TRUE(k.env.record.last_error.empty());
+}
+
+TEST(ClientKillTest, KillsEveryIntervalUntilSettledThenOnceMore) {
+  KillEnv k;
+  k.answers = {false, false, false, true};
+  const auto got = k.Finish(5);
+  EXPECT_THAT(got, ElementsAreArray(Concat({k.Round(),
+                                            {"settled? @0 no"},
+                                            k.Round(),
+                                            {"settled? @100 no"},
+                                            k.Round(),
+                                            {"settled? @200 no"},
+                                            k.Round(),
+                                            {"settled? @300 yes"},
+                                            k.Round(),  // at 400: one interval later
+                                            {"old: CLIENT UNPAUSE", "save: Completed"}})));
+  ASSERT_TRUE(k.report);
+  EXPECT_EQ(k.report->rounds, 5);
+  EXPECT_EQ(k.report->took, milliseconds(400));
+  EXPECT_EQ(k.report->settled, true);
+  EXPECT_EQ(k.env.record.clients_killed, 15);
+  EXPECT_TRUE(k.env.record.last_error.empty());
+}
+
+TEST(ClientKillTest, NeverSettledStopsAtTheMaximumAndRecordsIt) {
+  KillEnv k;
+  k.answers = {false};
+  const auto got = k.Finish(11);  // at 0, 100, ... 1000
+  EXPECT_EQ(std::count(got.begin(), got.end(), "old: CLIENT KILL TYPE normal"), 11);
+  EXPECT_EQ(std::count_if(got.begin(), got.end(),
+                          [](const std::string& e) { return e.rfind("settled? ", 0) == 0; }),
+            11);
+  EXPECT_THAT(got, ::testing::Contains("settled? @1000 no"));
+  ASSERT_TRUE(k.report);
+  EXPECT_EQ(k.report->took, milliseconds(1000));
+  EXPECT_EQ(k.report->settled, false);
+  EXPECT_TRUE(k.report->kill_error.empty());
+  // Finished anyway (the old master is sealed), with the note stored in Completed.
+  EXPECT_EQ(k.env.record.step, SwitchStep::kCompleted);
+  ASSERT_FALSE(k.env.sink.saved.empty());
+  EXPECT_THAT(k.env.sink.saved.back().last_error, HasSubstr("client_kill_max (1000 ms) ran out"));
+}
+
+TEST(ClientKillTest, PredicateErrorsAreRetriedWhileKilling) {
+  KillEnv k;
+  k.answers = {Unavailable("list endpointslices: connection refused"),
+               Unavailable("list endpointslices: connection refused"), true};
+  const auto got = k.Finish(4);
+  EXPECT_THAT(got, ElementsAreArray(Concat({k.Round(),
+                                            {"settled? @0 error"},
+                                            k.Round(),
+                                            {"settled? @100 error"},
+                                            k.Round(),
+                                            {"settled? @200 yes"},
+                                            k.Round(),
+                                            {"old: CLIENT UNPAUSE", "save: Completed"}})));
+  ASSERT_TRUE(k.report);
+  EXPECT_EQ(k.report->predicate_errors, 2);
+  EXPECT_EQ(k.report->settled, true);
+  EXPECT_EQ(k.report->took, milliseconds(300));
+  EXPECT_TRUE(k.env.record.last_error.empty());
+}
+
+TEST(ClientKillTest, PredicateFailingUntilTheMaximumNamesTheLastError) {
+  KillEnv k;
+  k.env.opts.client_kill_max = milliseconds(300);
+  k.answers = {Unavailable("list endpointslices: connection refused")};
+  k.Finish(4);
+  ASSERT_TRUE(k.report);
+  EXPECT_EQ(k.report->settled, false);
+  EXPECT_EQ(k.report->predicate_errors, 4);
+  EXPECT_THAT(k.env.record.last_error, HasSubstr("connection refused"));
+}
+
+TEST(ClientKillTest, WithoutAPredicateKillsForTheFixedGrace) {
+  KillEnv k;
+  k.env.opts.traffic_settled = nullptr;
+  k.env.opts.client_kill_grace = milliseconds(300);
+  const auto got = k.Finish(4);  // at 0, 100, 200, 300
+  EXPECT_THAT(got, ElementsAreArray(Concat({k.Round(),
+                                            k.Round(),
+                                            k.Round(),
+                                            k.Round(),
+                                            {"old: CLIENT UNPAUSE", "save: Completed"}})));
+  ASSERT_TRUE(k.report);
+  EXPECT_FALSE(k.report->settled.has_value());
+  EXPECT_EQ(k.report->took, milliseconds(300));
+}
+
+TEST(ClientKillTest, AFailedKillStopsWithoutTheNote) {
+  KillEnv k;
+  k.answers = {false};
+  k.env.o().Expect("CLIENT KILL TYPE normal", Unavailable("connection unusable"));
+  k.env.o().Expect("CLIENT UNPAUSE", Unavailable("connection unusable"));
+  auto out = k.env.Proto().Resume(k.env.record, k.env.mover);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  k.env.ExpectAllConsumed();
+  ASSERT_TRUE(k.report);
+  EXPECT_EQ(k.report->rounds, 0);
+  EXPECT_FALSE(k.report->kill_error.empty());
+  EXPECT_EQ(k.checks, 0u);  // an old master that is gone has no clients to wait for
+  EXPECT_TRUE(k.env.record.last_error.empty());
 }
 
 }  // namespace

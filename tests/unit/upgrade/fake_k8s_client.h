@@ -23,6 +23,10 @@ class FakeK8sClient : public k8s::Client {
                        const std::string& name)>
       fault;
   std::string now = "2026-01-01T00:00:00Z";  // creationTimestamp of created objects
+  // Plays the EndpointSlice controller with no delay: a List of endpointslices
+  // returns one slice per Service, of the pods its selector picks now (ready
+  // as the pod's Ready condition), instead of stored slices.
+  bool endpoint_slice_controller = false;
 
   // Stores `obj` as is (apiVersion/kind/metadata given), assigning uid and
   // resourceVersion when absent.
@@ -72,7 +76,10 @@ class FakeK8sClient : public k8s::Client {
     RUO_RETURN_IF_ERROR(Enter("List", ref, ""));
     k8s::ListResult r;
     const auto want = ParseSelector(options.label_selector);
-    for (const auto& [k, v] : store_) {
+    std::map<std::string, json> derived;
+    const bool derive = endpoint_slice_controller && ref.resource == "endpointslices";
+    if (derive) derived = DerivedEndpointSlices();
+    for (const auto& [k, v] : derive ? derived : store_) {
       if (k.rfind(ref.resource + "/", 0) != 0) continue;
       if (!ns.empty() && k8s::NamespaceOf(v) != ns) continue;
       const auto labels = k8s::LabelsOf(v);
@@ -209,6 +216,46 @@ class FakeK8sClient : public k8s::Client {
       const size_t eq = term.find('=');
       if (eq != std::string::npos) out[term.substr(0, eq)] = term.substr(eq + 1);
       start = comma + 1;
+    }
+    return out;
+  }
+
+  // endpoint_slice_controller's slices, keyed as stored ones would be.
+  std::map<std::string, json> DerivedEndpointSlices() const {
+    std::map<std::string, json> out;
+    for (const auto& [k, svc] : store_) {
+      if (k.rfind("services/", 0) != 0) continue;
+      const auto selector = svc.value("/spec/selector"_json_pointer, json::object());
+      if (selector.empty()) continue;
+      json endpoints = json::array();
+      for (const auto& [pk, pod] : store_) {
+        if (pk.rfind("pods/", 0) != 0 || k8s::NamespaceOf(pod) != k8s::NamespaceOf(svc)) continue;
+        const auto labels = k8s::LabelsOf(pod);
+        bool match = true;
+        for (const auto& [lk, lv] : selector.items()) {
+          auto it = labels.find(lk);
+          match = match && it != labels.end() && it->second == lv.get<std::string>();
+        }
+        const std::string ip = pod.value("/status/podIP"_json_pointer, "");
+        if (!match || ip.empty()) continue;
+        bool ready = false;
+        for (const auto& c : pod.value("/status/conditions"_json_pointer, json::array())) {
+          if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True";
+        }
+        endpoints.push_back({{"addresses", json::array({ip})},
+                             {"conditions", {{"ready", ready}}},
+                             {"targetRef", {{"kind", "Pod"}, {"name", k8s::NameOf(pod)}}}});
+      }
+      const std::string name = k8s::NameOf(svc) + "-fake";
+      out[Key(k8s::resources::EndpointSlices(), k8s::NamespaceOf(svc), name)] = {
+          {"apiVersion", "discovery.k8s.io/v1"},
+          {"kind", "EndpointSlice"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", k8s::NamespaceOf(svc)},
+            {"labels", {{"kubernetes.io/service-name", k8s::NameOf(svc)}}}}},
+          {"addressType", "IPv4"},
+          {"endpoints", endpoints}};
     }
     return out;
   }

@@ -66,7 +66,9 @@ class ReconcilerTest : public ::testing::Test {
                    {"ports", json::array({{{"port", 6379}, {"targetPort", 6379}}})}}}});
     client_.Put(res::Pods(), Pod("orders-redis-0", {{"app", "orders-redis"}}, "10.0.0.1", true));
     old_ = net_.Add(kOld);
-    opts_.client_kill_grace = std::chrono::milliseconds(0);
+    // The Service's EndpointSlices follow its selector at once (the switch
+    // closes old clients until they list only new pods).
+    client_.endpoint_slice_controller = true;
     opts_.test_switch_step_delay = "";
     rec_ = std::make_unique<UpgradeReconciler>(client_, events_, dialer_, clock_, metrics_, opts_);
   }
@@ -223,6 +225,82 @@ TEST_F(ReconcilerTest, ImmediateUpgradeRunsToCompleted) {
   EXPECT_EQ(Reconcile().kind(), Result::Kind::kDone);
   EXPECT_FALSE(client_.Has(res::RedisUpgrades(), kNs, kName));
   EXPECT_TRUE(client_.Has(res::StatefulSets(), kNs, kSts));
+}
+
+// The Service's EndpointSlice as the EndpointSlice controller writes it, with
+// ready endpoints at `ips`.
+json Slice(const std::vector<std::string>& ips) {
+  json endpoints = json::array();
+  for (const auto& ip : ips) {
+    endpoints.push_back({{"addresses", json::array({ip})}, {"conditions", {{"ready", true}}}});
+  }
+  return {{"apiVersion", "discovery.k8s.io/v1"},
+          {"kind", "EndpointSlice"},
+          {"metadata",
+           {{"name", "orders-redis-x7k2p"},
+            {"namespace", kNs},
+            {"labels", {{"kubernetes.io/service-name", "orders-redis"}}}}},
+          {"addressType", "IPv4"},
+          {"endpoints", endpoints}};
+}
+
+int CountPrefix(const std::vector<std::string>& lines, const std::string& prefix) {
+  int n = 0;
+  for (const auto& l : lines) n += l.rfind(prefix, 0) == 0;
+  return n;
+}
+
+TEST_F(ReconcilerTest, OldClientsAreClosedUntilTheEndpointSlicesListOnlyTheNewPod) {
+  // A lagging EndpointSlice controller: the slice lists the old master for the
+  // first three checks after the selector patch, then the new one.
+  client_.endpoint_slice_controller = false;
+  client_.Put(res::EndpointSlices(), Slice({"10.0.0.1"}));
+  int lists = 0;
+  client_.fault = [&](const std::string& verb, const std::string& resource, const std::string&) {
+    if (verb == "List" && resource == "endpointslices" && ++lists == 4) {
+      client_.Put(res::EndpointSlices(), Slice({"10.0.1.1"}));
+    }
+    return Status::Ok();
+  };
+  CreateUpgrade();
+  ASSERT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  const size_t before = old_->commands.size();
+  RunStatefulSet();
+  Result r = Reconcile();
+  EXPECT_EQ(r.kind(), Result::Kind::kDone) << r.ToString();
+  ASSERT_EQ(Phase(), "Completed") << Status().dump(2);
+
+  EXPECT_EQ(lists, 4);
+  // One kill in the seal, one per check (at 0, 100, 200, 300 ms), one more after it settled.
+  const std::vector<std::string> sent(old_->commands.begin() + before, old_->commands.end());
+  EXPECT_EQ(CountPrefix(sent, "CLIENT KILL TYPE normal"), 1 + 4 + 1);
+  EXPECT_THAT(Status()["message"].get<std::string>(),
+              HasSubstr("old client connections closed for 400 ms, until the Service's endpoints "
+                        "listed only new pods"));
+  EXPECT_THAT(AllEventText(), HasSubstr("closed for 400 ms, until the Service's endpoints"));
+  EXPECT_THAT(Events(), Not(Contains(HasSubstr("Warning/"))));
+  EXPECT_FALSE(Status()["switch"].contains("lastError"));
+}
+
+TEST_F(ReconcilerTest, EndpointSlicesThatNeverSettleCompleteWithAWarning) {
+  opts_.client_kill_max = std::chrono::milliseconds(1000);
+  rec_ = std::make_unique<UpgradeReconciler>(client_, events_, dialer_, clock_, metrics_, opts_);
+  client_.endpoint_slice_controller = false;
+  client_.Put(res::EndpointSlices(), Slice({"10.0.0.1", "10.0.1.1"}));  // old one still listed
+  CreateUpgrade();
+  ASSERT_EQ(Reconcile().kind(), Result::Kind::kRequeueAfter);
+  RunStatefulSet();
+  Result r = Reconcile();
+  EXPECT_EQ(r.kind(), Result::Kind::kDone) << r.ToString();
+  // Finished anyway: the old master is sealed.
+  ASSERT_EQ(Phase(), "Completed") << Status().dump(2);
+  EXPECT_EQ(old_->role, "slave");
+  EXPECT_EQ(client_.Count("List endpointslices"), 11);  // at 0, 100, ... 1000 ms
+  EXPECT_THAT(Events(), Contains("Warning/EndpointsNotSettled"));
+  EXPECT_THAT(Status()["message"].get<std::string>(),
+              HasSubstr("closed for 1000 ms; the Service's endpoints still did not list only "
+                        "new pods"));
+  EXPECT_THAT(Status()["switch"].value("lastError", ""), HasSubstr("client_kill_max (1000 ms)"));
 }
 
 TEST_F(ReconcilerTest, DowngradeIsRefusedBeforeAnythingIsCreated) {
