@@ -3,55 +3,21 @@
 // replies nobody asked for, so the probe reads its own socket here.
 #include <hiredis/hiredis.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/time.h>
 
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 
 #include "probe/subscriber.h"
+#include "redis/hiredis_util.h"
 
 namespace ruo::probe {
 namespace {
 
-struct ContextFree {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextFree>;
-
-struct ReplyFree {
-  void operator()(void* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<void, ReplyFree>;
-
-timeval ToTimeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-redis::Reply Convert(const redisReply* r) {
-  switch (r->type) {
-    case REDIS_REPLY_STATUS:
-      return redis::Reply::Status(std::string(r->str, r->len));
-    case REDIS_REPLY_ERROR:
-      return redis::Reply::Error(std::string(r->str, r->len));
-    case REDIS_REPLY_INTEGER:
-      return redis::Reply::Integer(r->integer);
-    case REDIS_REPLY_STRING:
-      return redis::Reply::String(std::string(r->str, r->len));
-    case REDIS_REPLY_ARRAY: {
-      std::vector<redis::Reply> elements;
-      elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) elements.push_back(Convert(r->element[i]));
-      return redis::Reply::Array(std::move(elements));
-    }
-    default:
-      return redis::Reply::Nil();
-  }
-}
+using redis::hiredis::ContextPtr;
+using redis::hiredis::Convert;
+using redis::hiredis::ReplyPtr;
+using redis::hiredis::ToTimeval;
 
 class HiredisSubscription : public Subscription {
  public:
@@ -194,14 +160,7 @@ class HiredisSubscriptionDialer : public SubscriptionDialer {
 }  // namespace
 
 std::unique_ptr<SubscriptionDialer> NewHiredisSubscriptionDialer() {
-  // As redis::NewHiredisDialer(): a write to a closed peer must not end the process.
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction current {};
-    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
-      signal(SIGPIPE, SIG_IGN);
-    }
-  });
+  redis::hiredis::IgnoreSigpipeOnce();
   return std::make_unique<HiredisSubscriptionDialer>();
 }
 

@@ -1,55 +1,21 @@
-// The hiredis-backed Connection and Dialer: the only file that includes hiredis.
+// The hiredis-backed Connection and Dialer (hiredis_util.h: what it shares with the
+// probe's subscriber, the one other hiredis user).
 #include <hiredis/hiredis.h>
-#include <signal.h>
 #include <sys/time.h>
 
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 
 #include "redis/connection.h"
+#include "redis/hiredis_util.h"
 
 namespace ruo::redis {
 namespace {
 
-struct ContextFree {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextFree>;
-
-struct ReplyFree {
-  void operator()(void* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<void, ReplyFree>;
-
-timeval ToTimeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-Reply Convert(const redisReply* r) {
-  switch (r->type) {
-    case REDIS_REPLY_STATUS:
-      return Reply::Status(std::string(r->str, r->len));
-    case REDIS_REPLY_ERROR:
-      return Reply::Error(std::string(r->str, r->len));
-    case REDIS_REPLY_INTEGER:
-      return Reply::Integer(r->integer);
-    case REDIS_REPLY_STRING:
-      return Reply::String(std::string(r->str, r->len));
-    case REDIS_REPLY_ARRAY: {
-      std::vector<Reply> elements;
-      elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) elements.push_back(Convert(r->element[i]));
-      return Reply::Array(std::move(elements));
-    }
-    case REDIS_REPLY_NIL:
-    default:
-      return Reply::Nil();
-  }
-}
+using hiredis::ContextPtr;
+using hiredis::Convert;
+using hiredis::ReplyPtr;
+using hiredis::ToTimeval;
 
 class HiredisConnection : public Connection {
  public:
@@ -228,15 +194,7 @@ class HiredisDialer : public Dialer {
 }  // namespace
 
 std::unique_ptr<Dialer> NewHiredisDialer() {
-  // hiredis writes with write(2): a peer that closed would raise SIGPIPE and end
-  // the process. Ignore it unless the program chose its own handling.
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction current {};
-    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
-      signal(SIGPIPE, SIG_IGN);
-    }
-  });
+  hiredis::IgnoreSigpipeOnce();
   return std::make_unique<HiredisDialer>();
 }
 
