@@ -111,23 +111,8 @@ class HiredisSubscriptionDialer : public SubscriptionDialer {
  public:
   StatusOr<std::unique_ptr<Subscription>> Dial(const redis::Endpoint& ep,
                                                const redis::ConnectOptions& opts) override {
-    ContextPtr ctx(
-        opts.connect_timeout.count() > 0
-            ? redisConnectWithTimeout(ep.host.c_str(), ep.port, ToTimeval(opts.connect_timeout))
-            : redisConnect(ep.host.c_str(), ep.port));
-    if (ctx == nullptr) return Unavailable("connect to " + ep.ToString() + ": out of memory");
-    if (ctx->err != 0) {
-      return Unavailable("connect to " + ep.ToString() + ": " + ctx->errstr, "ConnectFailed");
-    }
-    if (opts.command_timeout.count() > 0 &&
-        redisSetTimeout(ctx.get(), ToTimeval(opts.command_timeout)) != REDIS_OK) {
-      return Unavailable("set timeout on " + ep.ToString() + ": " + ctx->errstr, "ConnectFailed");
-    }
-    // A subscriber mostly waits: keepalive finds a peer that vanished without a FIN.
-    if (redisEnableKeepAlive(ctx.get()) != REDIS_OK) {
-      return Unavailable("enable keepalive on " + ep.ToString() + ": " + ctx->errstr,
-                         "ConnectFailed");
-    }
+    // A subscriber mostly waits: the keepalive finds a peer that vanished without a FIN.
+    RUO_ASSIGN_OR_RETURN(ContextPtr ctx, redis::hiredis::Open(ep, opts));
     if (opts.password.has_value()) {
       std::vector<std::string> argv = {"AUTH", *opts.password};
       RUO_ASSIGN_OR_RETURN(redis::Reply r, Call(ctx.get(), ep, argv));

@@ -129,24 +129,7 @@ class HiredisDialer : public Dialer {
  public:
   StatusOr<std::unique_ptr<Connection>> Dial(const Endpoint& ep,
                                              const ConnectOptions& opts) override {
-    // A zero timeout would make hiredis give up at once: treat it as "no limit".
-    ContextPtr ctx(
-        opts.connect_timeout.count() > 0
-            ? redisConnectWithTimeout(ep.host.c_str(), ep.port, ToTimeval(opts.connect_timeout))
-            : redisConnect(ep.host.c_str(), ep.port));
-    if (ctx == nullptr) return Unavailable("connect to " + ep.ToString() + ": out of memory");
-    if (ctx->err != 0) {
-      return Unavailable("connect to " + ep.ToString() + ": " + ctx->errstr, "ConnectFailed");
-    }
-    if (opts.command_timeout.count() > 0 &&
-        redisSetTimeout(ctx.get(), ToTimeval(opts.command_timeout)) != REDIS_OK) {
-      return Unavailable("set timeout on " + ep.ToString() + ": " + ctx->errstr, "ConnectFailed");
-    }
-    // Detects a peer that vanished without a FIN (pod deleted, node lost).
-    if (redisEnableKeepAlive(ctx.get()) != REDIS_OK) {
-      return Unavailable("enable keepalive on " + ep.ToString() + ": " + ctx->errstr,
-                         "ConnectFailed");
-    }
+    RUO_ASSIGN_OR_RETURN(ContextPtr ctx, hiredis::Open(ep, opts));
     auto conn = std::make_unique<HiredisConnection>(std::move(ctx), ep, opts.command_timeout);
     RUO_RETURN_IF_ERROR(Authenticate(*conn, ep, opts));
     if (!opts.client_name.empty()) {

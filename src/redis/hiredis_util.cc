@@ -15,6 +15,26 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
+StatusOr<ContextPtr> Open(const Endpoint& ep, const ConnectOptions& opts) {
+  ContextPtr ctx(
+      opts.connect_timeout.count() > 0
+          ? redisConnectWithTimeout(ep.host.c_str(), ep.port, ToTimeval(opts.connect_timeout))
+          : redisConnect(ep.host.c_str(), ep.port));
+  if (ctx == nullptr) return Unavailable("connect to " + ep.ToString() + ": out of memory");
+  if (ctx->err != 0) {
+    return Unavailable("connect to " + ep.ToString() + ": " + ctx->errstr, "ConnectFailed");
+  }
+  if (opts.command_timeout.count() > 0 &&
+      redisSetTimeout(ctx.get(), ToTimeval(opts.command_timeout)) != REDIS_OK) {
+    return Unavailable("set timeout on " + ep.ToString() + ": " + ctx->errstr, "ConnectFailed");
+  }
+  if (redisEnableKeepAlive(ctx.get()) != REDIS_OK) {
+    return Unavailable("enable keepalive on " + ep.ToString() + ": " + ctx->errstr,
+                       "ConnectFailed");
+  }
+  return ctx;
+}
+
 Reply Convert(const redisReply* r) {
   switch (r->type) {
     case REDIS_REPLY_STATUS:

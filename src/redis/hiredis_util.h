@@ -9,6 +9,8 @@
 #include <chrono>
 #include <memory>
 
+#include "common/status.h"
+#include "redis/connection.h"
 #include "redis/reply.h"
 
 namespace ruo::redis::hiredis {
@@ -24,6 +26,11 @@ struct ReplyFree {
 using ReplyPtr = std::unique_ptr<void, ReplyFree>;
 
 timeval ToTimeval(std::chrono::milliseconds ms);
+
+// A connected socket with the command timeout set and TCP keepalive on (it
+// detects a peer that vanished without a FIN: pod deleted, node lost). A zero
+// timeout means no limit (hiredis would give up at once).
+StatusOr<ContextPtr> Open(const Endpoint& ep, const ConnectOptions& opts);
 
 // A hiredis reply as our Reply (RESP2 types; anything else is Nil).
 Reply Convert(const redisReply* r);
